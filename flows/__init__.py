@@ -1,0 +1,1 @@
+"""Prefect flows: compositions of tasks, and the `lightrnn` command line."""
