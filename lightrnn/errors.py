@@ -27,3 +27,7 @@ class CorpusError(LightRNNError):
 
 class CheckpointError(LightRNNError):
     """A training state that does not match the model or the data it is loaded into."""
+
+
+class TrainingError(LightRNNError):
+    """Training cannot go on as configured (for example, the loss diverged)."""

@@ -1,0 +1,89 @@
+"""Perplexity over a token stream: exp(mean over ids of -log P(id | history)).
+
+Every id of the stream is scored exactly once (the stream is cut into `batch_size` contiguous
+segments, each read from the zero state); batch_size=1 scores the stream as one history.
+Sums are kept in float64 so millions of tokens add up without drift.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from lightrnn.data import TokenStream, check_ids, eval_windows
+from lightrnn.lm import RecurrentLM
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    nll: float  # mean negative log-likelihood, nats per token
+    tokens: int
+    seconds: float
+
+    @property
+    def ppl(self) -> float:
+        return math.exp(self.nll)
+
+
+class Prefix:
+    """The first `n` ids of a stream, still sliceable without a copy."""
+
+    def __init__(self, stream: TokenStream, n: int) -> None:
+        self.stream, self.n = stream, min(n, len(stream))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, index: slice) -> np.ndarray:
+        start, stop, _ = index.indices(self.n)
+        return self.stream[start:stop]
+
+
+def _scored(model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int,
+            max_tokens: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(log_probs float64 [B, T], mask [B, T]) per window, on the model's device, in eval mode."""
+    if max_tokens is not None:
+        stream = Prefix(stream, max_tokens)
+    device = model.device
+    was_training = model.training
+    model.eval()
+    state = None
+    try:
+        with torch.no_grad():
+            for ids, mask in eval_windows(stream, batch_size, bptt):
+                check_ids(ids.numpy()[mask.numpy()], model.vocab_size, "evaluation stream")
+                out = model(ids.to(device, non_blocking=True), state)
+                state = out.state
+                yield out.log_probs.double(), mask.to(device)
+    finally:
+        model.train(was_training)
+
+
+def evaluate(model: RecurrentLM, stream: TokenStream, batch_size: int = 10, bptt: int = 35,
+             max_tokens: int | None = None) -> EvalResult:
+    """Mean NLL and perplexity of `model` on `stream` (optionally its first `max_tokens` ids)."""
+    start = time.perf_counter()
+    total = torch.zeros((), dtype=torch.float64, device=model.device)
+    count = 0
+    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens):
+        total += log_probs[mask].sum()
+        count += int(mask.sum())
+    return EvalResult(nll=-float(total) / count, tokens=count,
+                      seconds=time.perf_counter() - start)
+
+
+def token_log_probs(model: RecurrentLM, stream: TokenStream, batch_size: int = 1,
+                    bptt: int = 35, max_tokens: int | None = None) -> np.ndarray:
+    """log P of every id, float64 [N] in stream order (batch_size=1: one unbroken history)."""
+    rows: list[list[np.ndarray]] = []
+    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens):
+        lp, m = log_probs.cpu().numpy(), mask.cpu().numpy()
+        rows = rows or [[] for _ in range(lp.shape[0])]
+        for b in range(lp.shape[0]):
+            rows[b].append(lp[b][m[b]])
+    return np.concatenate([np.concatenate(r) for r in rows])

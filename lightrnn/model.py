@@ -1,0 +1,151 @@
+"""The LightRNN language model (Li et al., NeurIPS 2016, arXiv:1610.09893, section 3).
+
+Each word w sits in cell (r(w), c(w)) of an R x C table and enters the LSTM as two steps: its row
+vector x^r, then its column vector x^c (the 2-Component shared embedding). The interleaved stream
+
+    input    x^r(w1)  x^c(w1)  x^r(w2)  x^c(w2)  ...
+    output   h^r_1    h^c_1    h^r_2    h^c_2
+
+predicts w_t in two factors: P(w_t) = P_r(r(w_t) | h^c_{t-1}) * P_c(c(w_t) | h^r_t), where h^r_t
+has read the *true* row of w_t (teacher forcing, in training and in evaluation alike). The column
+softmax masks the empty cells of the given row, so the probabilities of all V words sum to one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lightrnn.errors import ConfigError, TableError
+from lightrnn.lm import LMOutput, RecurrentLM, State, autocast, check_common
+from lightrnn.table import Table, table_shape
+
+
+@dataclass(frozen=True)
+class LightRNNConfig:
+    """Sizes of a LightRNN model. The table shape defaults to the smallest near-square one."""
+
+    vocab_size: int
+    embed_dim: int = 256  # d: size of each row and column input vector
+    hidden_dim: int = 256  # h: LSTM units per layer
+    num_layers: int = 2
+    dropout: float = 0.0  # on the inputs, between LSTM layers and on the outputs
+    n_rows: int = 0  # R; 0 = ceil(sqrt(vocab_size))
+    n_cols: int = 0  # C; 0 = ceil(vocab_size / R)
+    amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
+
+    def __post_init__(self) -> None:
+        check_common(self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers,
+                     self.dropout)
+        if (self.n_rows == 0) != (self.n_cols == 0):
+            raise ConfigError("set both n_rows and n_cols, or neither (0 = automatic)")
+        if self.n_rows == 0:
+            n_rows, n_cols = table_shape(self.vocab_size)
+            object.__setattr__(self, "n_rows", n_rows)
+            object.__setattr__(self, "n_cols", n_cols)
+        if self.n_rows * self.n_cols < self.vocab_size:
+            raise ConfigError(
+                f"a {self.n_rows} x {self.n_cols} table cannot hold {self.vocab_size} words: "
+                "leave n_rows and n_cols at 0 for the automatic shape"
+            )
+
+
+class LightRNN(RecurrentLM):
+    """2-Component shared embedding, an LSTM stack, a row head and a masked column head."""
+
+    def __init__(self, config: LightRNNConfig, table: Table | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.vocab_size = config.vocab_size
+        R, C, d, h = config.n_rows, config.n_cols, config.embed_dim, config.hidden_dim
+        self.embed_rows = nn.Embedding(R, d)  # X^r
+        self.embed_cols = nn.Embedding(C, d)  # X^c
+        self.lstm = nn.LSTM(d, h, config.num_layers, batch_first=True,
+                            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.drop = nn.Dropout(config.dropout)
+        self.head_rows = nn.Linear(h, R)  # Y^r and its bias
+        self.head_cols = nn.Linear(h, C)  # Y^c and its bias
+        for emb in (self.embed_rows, self.embed_cols):
+            nn.init.uniform_(emb.weight, -0.1, 0.1)
+        # The table is data, not parameters: buffers kept out of the state dict.
+        self.register_buffer("word_rows", torch.zeros(self.vocab_size, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("word_cols", torch.zeros(self.vocab_size, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("cell_bias", torch.zeros(R, C), persistent=False)  # 0 / -inf
+        self.register_buffer("row_bias", torch.zeros(R), persistent=False)  # 0 / -inf
+        self.has_empty_cells = False
+        self.table: Table
+        self.set_table(table if table is not None else Table.random(
+            self.vocab_size, seed=0, shape=(R, C)))
+
+    def set_table(self, table: Table) -> None:
+        """Swap the word -> cell allocation in place; the parameters stay as they are."""
+        cfg = self.config
+        if (table.vocab_size, table.n_rows, table.n_cols) != (cfg.vocab_size, cfg.n_rows,
+                                                              cfg.n_cols):
+            raise TableError(
+                f"the table holds {table.vocab_size} words in {table.n_rows} x {table.n_cols} "
+                f"but the model expects {cfg.vocab_size} words in {cfg.n_rows} x {cfg.n_cols}: "
+                f"use Table.random({cfg.vocab_size}, seed) or a table saved for this vocabulary"
+            )
+        device = self.word_rows.device
+        occupied = torch.from_numpy(table.occupied()).to(device)
+        self.word_rows.copy_(torch.tensor(table.rows))
+        self.word_cols.copy_(torch.tensor(table.cols))
+        neg_inf = torch.tensor(float("-inf"), device=device)
+        self.cell_bias.copy_(torch.where(occupied, 0.0, neg_inf))
+        self.row_bias.copy_(torch.where(occupied.any(dim=1), 0.0, neg_inf))
+        self.has_empty_cells = not bool(occupied.all())
+        self.table = table
+
+    def spec(self) -> dict:
+        return {"kind": "lightrnn", "config": dataclasses.asdict(self.config)}
+
+    def _hidden(self, ids: torch.Tensor, state: State | None
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, State]:
+        """Run the interleaved stream; return rows, cols [B, T] and the predicting states."""
+        B, T = ids.shape
+        rows = self.word_rows[ids]  # [B, T]
+        cols = self.word_cols[ids]  # [B, T]
+        if state is None:
+            state = self.init_state(B, ids.device)
+        x = torch.stack([self.embed_rows(rows), self.embed_cols(cols)], dim=2)  # [B, T, 2, d]
+        out, new_state = self.lstm(self.drop(x.view(B, 2 * T, -1)), state)  # [B, 2T, h]
+        out = out.view(B, T, 2, -1)
+        h_rows = self.predicting_states(out[:, :, 1], state)  # h^c_{t-1}: predicts r(w_t)
+        h_cols = out[:, :, 0]  # h^r_t: has read the true row of w_t, predicts c(w_t)
+        return rows, cols, self.drop(h_rows), self.drop(h_cols), new_state
+
+    def forward(self, ids: torch.Tensor, state: State | None = None) -> LMOutput:
+        """log P(ids[:, t] | history) [B, T] = log P_r(row) + log P_c(col | true row)."""
+        with autocast(ids.device, self.config.amp):
+            rows, cols, h_rows, h_cols, new_state = self._hidden(ids, state)
+            logits_r = self.head_rows(h_rows)  # [B, T, R]
+            logits_c = self.head_cols(h_cols)  # [B, T, C]
+        logits_r = logits_r.float()
+        logits_c = logits_c.float()
+        if self.has_empty_cells:
+            logits_r = logits_r + self.row_bias
+            logits_c = logits_c + self.cell_bias[rows]  # mask the empty cells of the true row
+        lp_r = -F.cross_entropy(logits_r.flatten(0, 1), rows.flatten(), reduction="none")
+        lp_c = -F.cross_entropy(logits_c.flatten(0, 1), cols.flatten(), reduction="none")
+        return LMOutput((lp_r + lp_c).view_as(ids), new_state)
+
+    def factor_log_probs(self, ids: torch.Tensor, state: State | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """Unmasked log P_r(i | h^c_{t-1}) [B, T, R] and log P_c(j | h^r_t) [B, T, C].
+
+        What reallocation needs: how each word would do in *every* row and column. Unmasked,
+        because which cells are empty is exactly what reallocation changes.
+        """
+        with autocast(ids.device, self.config.amp):
+            _, _, h_rows, h_cols, new_state = self._hidden(ids, state)
+            logits_r = self.head_rows(h_rows)
+            logits_c = self.head_cols(h_cols)
+        return (F.log_softmax(logits_r.float(), dim=-1), F.log_softmax(logits_c.float(), dim=-1),
+                new_state)

@@ -1,0 +1,135 @@
+"""The training loop: learning, bitwise resume, convergence, learning-rate decay, bad input."""
+
+import io
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lightrnn import CheckpointError, ConfigError, DataError, Table
+from lightrnn.baselines import BaselineConfig, BaselineLM
+from lightrnn.model import LightRNN, LightRNNConfig
+from lightrnn.train import Trainer, TrainConfig
+
+V = 30
+PATTERN = np.random.default_rng(0).integers(0, V, size=7)
+REPETITIVE = np.tile(PATTERN, 300).astype(np.int32)
+
+
+def test_tiny_repetitive_corpus_is_learned_to_perplexity_near_one():
+    torch.manual_seed(0)
+    model = LightRNN(LightRNNConfig(V, 16, 32, 1), Table.random(V, 1))
+    cfg = TrainConfig(batch_size=4, bptt=10, optimizer="adam", lr=0.01, max_steps=200,
+                      eval_every=50, early_stop_patience=0)
+    result = Trainer(model, REPETITIVE, REPETITIVE[:500], cfg).run()
+    assert result.stop_reason == "max_steps" and result.steps == 200
+    assert result.valid_ppl < 1.2
+    assert [h["step"] for h in result.history] == [50, 100, 150, 200]
+
+
+def make_trainer(model_kind="lightrnn", optimizer="sgd", **overrides):
+    torch.manual_seed(0)
+    if model_kind == "lightrnn":
+        model = LightRNN(LightRNNConfig(V, 8, 16, 2, dropout=0.3), Table.random(V, 1))
+    else:
+        model = BaselineLM(BaselineConfig(V, 8, 16, 2, dropout=0.3, softmax=model_kind))
+    cfg = dict(batch_size=4, bptt=9, optimizer=optimizer, lr=1.0 if optimizer == "sgd" else 0.01,
+               momentum=0.9 if optimizer == "sgd" else 0.0, max_steps=70, eval_every=20,
+               eval_tokens=200, early_stop_patience=0, lr_patience=0, lr_decay=0.5)
+    cfg.update(overrides)
+    return Trainer(model, REPETITIVE, REPETITIVE[::-1].copy(), TrainConfig(**cfg))
+
+
+def save_and_load(state):
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)  # plain data only: nothing unpickled
+
+
+@pytest.mark.parametrize(("model_kind", "optimizer"),
+                         [("lightrnn", "sgd"), ("lightrnn", "adam"), ("adaptive", "adam")])
+def test_resumed_run_equals_uninterrupted_run_bitwise(model_kind, optimizer):
+    whole = make_trainer(model_kind, optimizer)
+    whole.run()
+    first = make_trainer(model_kind, optimizer)
+    first.run(until_step=33)  # mid-epoch, between evaluations, LSTM state carried
+    state = save_and_load(first.state_dict())
+    torch.manual_seed(12345)  # the global RNG must not matter
+    torch.rand(100)
+    resumed = make_trainer(model_kind, optimizer)
+    resumed.load_state_dict(state)
+    resumed.run()
+    for (name, a), (_, b) in zip(whole.model.state_dict().items(),
+                                 resumed.model.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    assert whole.history == resumed.history
+    assert whole.lr == resumed.lr
+
+
+def test_checkpoint_callback_every_n_steps_and_at_the_end():
+    seen = []
+    trainer = make_trainer()
+    trainer.checkpoint_fn = lambda t: seen.append(t.step)
+    trainer.checkpoint_steps = 25
+    trainer.run()
+    assert seen == [25, 50, 70]
+
+
+def test_progress_reports_tokens_per_second_and_eta():
+    reports = []
+    trainer = make_trainer(progress_every=10)
+    trainer.progress_fn = reports.append
+    trainer.run()
+    assert [p.step for p in reports] == [10, 20, 30, 40, 50, 60, 70]
+    assert all(p.tokens_per_s > 0 and math.isfinite(p.loss) for p in reports)
+    assert reports[-1].eta_s == 0.0 and reports[1].valid_ppl is not None
+
+
+def test_learning_rate_decays_on_plateau_and_early_stopping_converges():
+    # lr so small that validation never improves by the 1% that counts as improvement.
+    trainer = make_trainer(lr=1e-6, momentum=0.0, max_steps=1000, eval_every=5,
+                           early_stop_patience=3, min_delta=0.01)
+    result = trainer.run()
+    assert result.converged and result.stop_reason == "converged"
+    assert result.steps == 20  # evaluations at 5 (best), 10, 15, 20 (3 without improvement)
+    assert [h["lr"] for h in result.history] == [1e-6, 1e-6, 5e-7, 2.5e-7]
+    assert trainer.lr == pytest.approx(1e-6 * 0.5 ** 3)
+
+
+def test_restore_best_ends_on_best_validation_parameters():
+    trainer = make_trainer(max_steps=60, eval_every=10, lr=30.0, momentum=0.9)
+    result = trainer.run()
+    assert result.valid_ppl == pytest.approx(min(h["valid_ppl"] for h in result.history))
+
+
+def test_state_of_another_model_is_refused():
+    state = make_trainer().state_dict()
+    other = make_trainer("full")
+    with pytest.raises(CheckpointError, match="build the model from the checkpoint's model_spec"):
+        other.load_state_dict(state)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [({"optimizer": "rmsprop"}, r"optimizer='rmsprop': choose one of \['sgd', 'adam'\]"),
+     ({"bptt": 0}, "bptt=0: must be at least 1"),
+     ({"clip": -1.0}, "clip=-1.0: must not be negative"),
+     ({"lr_decay": 0.0}, r"lr_decay=0.0: must be in \(0, 1\]"),
+     ({"device": "tpu"}, "device='tpu'")],
+)
+def test_bad_training_config_is_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**overrides)
+
+
+def test_empty_or_out_of_range_streams_are_refused():
+    torch.manual_seed(0)
+    model = LightRNN(LightRNNConfig(V, 8, 8, 1))
+    with pytest.raises(DataError, match="fewer than batch_size=4"):
+        Trainer(model, np.array([], dtype=np.int32), None, TrainConfig(batch_size=4))
+    bad = np.array([1, 2, 3, 99] * 10, dtype=np.int32)
+    trainer = Trainer(model, bad, None, TrainConfig(batch_size=2, bptt=5, max_steps=3))
+    with pytest.raises(DataError, match=r"id 99 .* outside the vocabulary \[0, 30\)"):
+        trainer.run()
