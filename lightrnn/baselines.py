@@ -42,12 +42,17 @@ class BaselineConfig:
     amp: bool = True  # bf16 autocast on CUDA
 
     def __post_init__(self) -> None:
-        check_common(self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers,
-                     self.dropout)
+        check_common(
+            self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers, self.dropout
+        )
         if self.softmax not in SOFTMAXES:
             raise ConfigError(f"softmax={self.softmax!r}: choose one of {list(SOFTMAXES)}")
         cutoffs = tuple(int(c) for c in self.cutoffs) or default_cutoffs(self.vocab_size)
-        if list(cutoffs) != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= self.vocab_size:
+        if (
+            list(cutoffs) != sorted(set(cutoffs))
+            or cutoffs[0] < 1
+            or cutoffs[-1] >= self.vocab_size
+        ):
             raise ConfigError(
                 f"cutoffs={cutoffs}: must be increasing integers in [1, {self.vocab_size})"
             )
@@ -64,14 +69,20 @@ class BaselineLM(RecurrentLM):
         V, d, h = config.vocab_size, config.embed_dim, config.hidden_dim
         self.embed = nn.Embedding(V, d)
         nn.init.uniform_(self.embed.weight, -0.1, 0.1)
-        self.lstm = nn.LSTM(d, h, config.num_layers, batch_first=True,
-                            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            d,
+            h,
+            config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(config.dropout)
         if config.softmax == "full":
             self.head: nn.Module = nn.Linear(h, V)
         else:
-            self.head = nn.AdaptiveLogSoftmaxWithLoss(h, V, list(config.cutoffs),
-                                                      div_value=config.div_value)
+            self.head = nn.AdaptiveLogSoftmaxWithLoss(
+                h, V, list(config.cutoffs), div_value=config.div_value
+            )
 
     def spec(self) -> dict:
         return {"kind": "baseline", "config": dataclasses.asdict(self.config)}
@@ -86,15 +97,17 @@ class BaselineLM(RecurrentLM):
             if self.config.softmax == "full":
                 logits = self.head(hidden)  # [B, T, V]
         if self.config.softmax == "full":
-            log_probs = -F.cross_entropy(logits.float().flatten(0, 1), ids.flatten(),
-                                         reduction="none")
+            log_probs = -F.cross_entropy(
+                logits.float().flatten(0, 1), ids.flatten(), reduction="none"
+            )
         else:
             # Adaptive softmax in float32: its cluster log-softmaxes are small next to the LSTM.
             log_probs = self.head(hidden.float().flatten(0, 1), ids.flatten()).output
         return LMOutput(log_probs.view(B, T), new_state)
 
-    def full_log_probs(self, ids: torch.Tensor, state: State | None = None
-                       ) -> tuple[torch.Tensor, State]:
+    def full_log_probs(
+        self, ids: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, State]:
         """log P(w | history) for every word w: [B, T, V] (for tests and sampling)."""
         B, T = ids.shape
         if state is None:

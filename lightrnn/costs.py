@@ -60,8 +60,9 @@ class Costs:
     def to_bytes(self) -> bytes:
         """An .npz (no pickle), for the store when cost matrices are kept."""
         buf = io.BytesIO()
-        np.savez(buf, rows=self.rows, cols=self.cols, counts=self.counts,
-                 tokens=np.array(self.tokens))
+        np.savez(
+            buf, rows=self.rows, cols=self.cols, counts=self.counts, tokens=np.array(self.tokens)
+        )
         return buf.getvalue()
 
     @classmethod
@@ -74,8 +75,12 @@ ProgressFn = Callable[[int, int], None]  # (tokens done, tokens total)
 
 
 @torch.no_grad()
-def accumulate_costs(model: LightRNN, stream: TokenStream, config: CostConfig | None = None,
-                     progress: ProgressFn | None = None) -> Costs:
+def accumulate_costs(
+    model: LightRNN,
+    stream: TokenStream,
+    config: CostConfig | None = None,
+    progress: ProgressFn | None = None,
+) -> Costs:
     """One pass of the fixed `model` over `stream`, accumulating l_r and l_c for every word."""
     cfg = config or CostConfig()
     start = time.perf_counter()
@@ -85,7 +90,7 @@ def accumulate_costs(model: LightRNN, stream: TokenStream, config: CostConfig | 
         raise DataError("cannot accumulate costs over an empty token stream: pass training data")
     V, R, C = model.vocab_size, model.config.n_rows, model.config.n_cols
     device = model.device
-    master_dtype = np.float64 if V * (R + C) * 8 <= cfg.master_bytes else np.float32
+    master_dtype = np.float64 if cfg.master_bytes >= V * (R + C) * 8 else np.float32
     master_r = np.zeros((V, R), dtype=master_dtype)
     master_c = np.zeros((V, C), dtype=master_dtype)
     block_r = torch.zeros((V, R), dtype=torch.float32, device=device)

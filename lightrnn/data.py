@@ -81,8 +81,10 @@ class Batches:
             raise DataError(f"window {index} is outside [0, {len(self)})")
         start = index * self.bptt
         stop = min(start + self.bptt, self.row_len)
-        rows = [self.stream[b * self.row_len + start : b * self.row_len + stop]
-                for b in range(self.batch_size)]
+        rows = [
+            self.stream[b * self.row_len + start : b * self.row_len + stop]
+            for b in range(self.batch_size)
+        ]
         ids = np.stack(rows).astype(np.int64, copy=False)  # [B, T]
         if self.vocab_size is not None:
             check_ids(ids, self.vocab_size, where=f"batch window {index}")

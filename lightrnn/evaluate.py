@@ -44,8 +44,9 @@ class Prefix:
         return self.stream[start:stop]
 
 
-def _scored(model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int,
-            max_tokens: int | None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def _scored(
+    model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int, max_tokens: int | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(log_probs float64 [B, T], mask [B, T]) per window, on the model's device, in eval mode."""
     if max_tokens is not None:
         stream = Prefix(stream, max_tokens)
@@ -64,8 +65,13 @@ def _scored(model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int,
         model.train(was_training)
 
 
-def evaluate(model: RecurrentLM, stream: TokenStream, batch_size: int = 10, bptt: int = 35,
-             max_tokens: int | None = None) -> EvalResult:
+def evaluate(
+    model: RecurrentLM,
+    stream: TokenStream,
+    batch_size: int = 10,
+    bptt: int = 35,
+    max_tokens: int | None = None,
+) -> EvalResult:
     """Mean NLL and perplexity of `model` on `stream` (optionally its first `max_tokens` ids)."""
     start = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=model.device)
@@ -73,12 +79,16 @@ def evaluate(model: RecurrentLM, stream: TokenStream, batch_size: int = 10, bptt
     for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens):
         total += log_probs[mask].sum()
         count += int(mask.sum())
-    return EvalResult(nll=-float(total) / count, tokens=count,
-                      seconds=time.perf_counter() - start)
+    return EvalResult(nll=-float(total) / count, tokens=count, seconds=time.perf_counter() - start)
 
 
-def token_log_probs(model: RecurrentLM, stream: TokenStream, batch_size: int = 1,
-                    bptt: int = 35, max_tokens: int | None = None) -> np.ndarray:
+def token_log_probs(
+    model: RecurrentLM,
+    stream: TokenStream,
+    batch_size: int = 1,
+    bptt: int = 35,
+    max_tokens: int | None = None,
+) -> np.ndarray:
     """log P of every id, float64 [N] in stream order (batch_size=1: one unbroken history)."""
     rows: list[list[np.ndarray]] = []
     for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens):

@@ -30,13 +30,17 @@ class LMOutput:
         return -self.log_probs.mean()
 
 
-def check_common(vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int,
-                 dropout: float) -> None:
+def check_common(
+    vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int, dropout: float
+) -> None:
     """Validate the fields every model config shares."""
     if vocab_size < 2:
         raise ConfigError(f"vocab_size={vocab_size}: a language model needs at least 2 words")
-    for name, value in (("embed_dim", embed_dim), ("hidden_dim", hidden_dim),
-                        ("num_layers", num_layers)):
+    for name, value in (
+        ("embed_dim", embed_dim),
+        ("hidden_dim", hidden_dim),
+        ("num_layers", num_layers),
+    ):
         if value < 1:
             raise ConfigError(f"{name}={value}: must be at least 1")
     if not 0.0 <= dropout < 1.0:

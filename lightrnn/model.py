@@ -39,8 +39,9 @@ class LightRNNConfig:
     amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
 
     def __post_init__(self) -> None:
-        check_common(self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers,
-                     self.dropout)
+        check_common(
+            self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers, self.dropout
+        )
         if (self.n_rows == 0) != (self.n_cols == 0):
             raise ConfigError("set both n_rows and n_cols, or neither (0 = automatic)")
         if self.n_rows == 0:
@@ -64,30 +65,41 @@ class LightRNN(RecurrentLM):
         R, C, d, h = config.n_rows, config.n_cols, config.embed_dim, config.hidden_dim
         self.embed_rows = nn.Embedding(R, d)  # X^r
         self.embed_cols = nn.Embedding(C, d)  # X^c
-        self.lstm = nn.LSTM(d, h, config.num_layers, batch_first=True,
-                            dropout=config.dropout if config.num_layers > 1 else 0.0)
+        self.lstm = nn.LSTM(
+            d,
+            h,
+            config.num_layers,
+            batch_first=True,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+        )
         self.drop = nn.Dropout(config.dropout)
         self.head_rows = nn.Linear(h, R)  # Y^r and its bias
         self.head_cols = nn.Linear(h, C)  # Y^c and its bias
         for emb in (self.embed_rows, self.embed_cols):
             nn.init.uniform_(emb.weight, -0.1, 0.1)
         # The table is data, not parameters: buffers kept out of the state dict.
-        self.register_buffer("word_rows", torch.zeros(self.vocab_size, dtype=torch.long),
-                             persistent=False)
-        self.register_buffer("word_cols", torch.zeros(self.vocab_size, dtype=torch.long),
-                             persistent=False)
+        self.register_buffer(
+            "word_rows", torch.zeros(self.vocab_size, dtype=torch.long), persistent=False
+        )
+        self.register_buffer(
+            "word_cols", torch.zeros(self.vocab_size, dtype=torch.long), persistent=False
+        )
         self.register_buffer("cell_bias", torch.zeros(R, C), persistent=False)  # 0 / -inf
         self.register_buffer("row_bias", torch.zeros(R), persistent=False)  # 0 / -inf
         self.has_empty_cells = False
         self.table: Table
-        self.set_table(table if table is not None else Table.random(
-            self.vocab_size, seed=0, shape=(R, C)))
+        self.set_table(
+            table if table is not None else Table.random(self.vocab_size, seed=0, shape=(R, C))
+        )
 
     def set_table(self, table: Table) -> None:
         """Swap the word -> cell allocation in place; the parameters stay as they are."""
         cfg = self.config
-        if (table.vocab_size, table.n_rows, table.n_cols) != (cfg.vocab_size, cfg.n_rows,
-                                                              cfg.n_cols):
+        if (table.vocab_size, table.n_rows, table.n_cols) != (
+            cfg.vocab_size,
+            cfg.n_rows,
+            cfg.n_cols,
+        ):
             raise TableError(
                 f"the table holds {table.vocab_size} words in {table.n_rows} x {table.n_cols} "
                 f"but the model expects {cfg.vocab_size} words in {cfg.n_rows} x {cfg.n_cols}: "
@@ -106,8 +118,9 @@ class LightRNN(RecurrentLM):
     def spec(self) -> dict:
         return {"kind": "lightrnn", "config": dataclasses.asdict(self.config)}
 
-    def _hidden(self, ids: torch.Tensor, state: State | None
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, State]:
+    def _hidden(
+        self, ids: torch.Tensor, state: State | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, State]:
         """Run the interleaved stream; return rows, cols [B, T] and the predicting states."""
         B, T = ids.shape
         rows = self.word_rows[ids]  # [B, T]
@@ -136,8 +149,9 @@ class LightRNN(RecurrentLM):
         lp_c = -F.cross_entropy(logits_c.flatten(0, 1), cols.flatten(), reduction="none")
         return LMOutput((lp_r + lp_c).view_as(ids), new_state)
 
-    def factor_log_probs(self, ids: torch.Tensor, state: State | None = None
-                         ) -> tuple[torch.Tensor, torch.Tensor, State]:
+    def factor_log_probs(
+        self, ids: torch.Tensor, state: State | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, State]:
         """Unmasked log P_r(i | h^c_{t-1}) [B, T, R] and log P_c(j | h^r_t) [B, T, C].
 
         What reallocation needs: how each word would do in *every* row and column. Unmasked,
@@ -147,5 +161,8 @@ class LightRNN(RecurrentLM):
             _, _, h_rows, h_cols, new_state = self._hidden(ids, state)
             logits_r = self.head_rows(h_rows)
             logits_c = self.head_cols(h_cols)
-        return (F.log_softmax(logits_r.float(), dim=-1), F.log_softmax(logits_c.float(), dim=-1),
-                new_state)
+        return (
+            F.log_softmax(logits_r.float(), dim=-1),
+            F.log_softmax(logits_c.float(), dim=-1),
+            new_state,
+        )

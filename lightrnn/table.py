@@ -86,9 +86,7 @@ class Table:
         object.__setattr__(self, "cols", cols)
 
     @classmethod
-    def random(
-        cls, vocab_size: int, seed: int = 0, shape: tuple[int, int] | None = None
-    ) -> Table:
+    def random(cls, vocab_size: int, seed: int = 0, shape: tuple[int, int] | None = None) -> Table:
         """A uniformly random allocation (the bootstrap's start), reproducible from `seed`."""
         n_rows, n_cols = shape if shape is not None else table_shape(vocab_size)
         if vocab_size > n_rows * n_cols:

@@ -61,8 +61,18 @@ class TrainConfig:
         for name in ("batch_size", "bptt", "max_steps", "eval_batch_size", "progress_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
-        for name in ("lr", "momentum", "weight_decay", "clip", "eval_every", "eval_tokens",
-                     "lr_patience", "min_lr", "early_stop_patience", "min_delta"):
+        for name in (
+            "lr",
+            "momentum",
+            "weight_decay",
+            "clip",
+            "eval_every",
+            "eval_tokens",
+            "lr_patience",
+            "min_lr",
+            "early_stop_patience",
+            "min_delta",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must not be negative")
         if not 0.0 < self.lr_decay <= 1.0:
@@ -154,8 +164,14 @@ class Trainer:
         self.checkpoint_seconds = checkpoint_seconds
         self.optimizer = self._make_optimizer()
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            self.optimizer, mode="min", factor=config.lr_decay, patience=config.lr_patience,
-            min_lr=config.min_lr, threshold=config.min_delta, threshold_mode="rel")
+            self.optimizer,
+            mode="min",
+            factor=config.lr_decay,
+            patience=config.lr_patience,
+            min_lr=config.min_lr,
+            threshold=config.min_delta,
+            threshold_mode="rel",
+        )
         # Progress of the run: everything below goes into the state dict.
         self.step = 0
         self.window = 0  # next window of the current epoch
@@ -168,6 +184,7 @@ class Trainer:
         self.done = False
         self.stop_reason = ""
         self.valid_ppl: float | None = None
+        self.last_loss: float | None = None  # mean training NLL of the last progress report
         gen = torch.Generator().manual_seed(config.seed)
         self._rng_cpu = gen.get_state()
         self._rng_cuda = self._seeded_cuda_rng(config.seed)
@@ -176,8 +193,9 @@ class Trainer:
     def _make_optimizer(self) -> torch.optim.Optimizer:
         cfg, params = self.config, self.model.parameters()
         if cfg.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=cfg.learning_rate, momentum=cfg.momentum,
-                                   weight_decay=cfg.weight_decay)
+            return torch.optim.SGD(
+                params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
         return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
 
     def _seeded_cuda_rng(self, seed: int) -> torch.Tensor | None:
@@ -219,8 +237,11 @@ class Trainer:
                         self._finish("max_steps")
                     if self.step % cfg.progress_every == 0 or self.done:
                         now = time.perf_counter()
-                        self._report(float(report_loss) / report_steps,
-                                     report_tokens / max(now - report_time, 1e-9), now - start)
+                        self._report(
+                            float(report_loss) / report_steps,
+                            report_tokens / max(now - report_time, 1e-9),
+                            now - start,
+                        )
                         report_loss.zero_()
                         report_steps, report_tokens, report_time = 0, 0, now
                     now = time.perf_counter()
@@ -236,11 +257,15 @@ class Trainer:
                 self._running = False
         seconds = time.perf_counter() - start
         return TrainResult(
-            steps=self.step, converged=self.stop_reason == "converged",
-            stop_reason=self.stop_reason or "paused", valid_ppl=self.valid_ppl,
+            steps=self.step,
+            converged=self.stop_reason == "converged",
+            stop_reason=self.stop_reason or "paused",
+            valid_ppl=self.valid_ppl,
             best_valid_ppl=None if math.isinf(self.best_ppl) else self.best_ppl,
-            history=list(self.history), tokens_per_s=tokens / max(seconds, 1e-9),
-            seconds=seconds)
+            history=list(self.history),
+            tokens_per_s=tokens / max(seconds, 1e-9),
+            seconds=seconds,
+        )
 
     def _train_step(self) -> torch.Tensor:
         """One window: forward, backward, clip, update. Returns the loss (a device tensor)."""
@@ -265,8 +290,13 @@ class Trainer:
         if self.valid is None:
             return
         cfg = self.config
-        result = evaluate(self.model, self.valid, cfg.eval_batch_size, cfg.bptt,
-                          max_tokens=cfg.eval_tokens or None)
+        result = evaluate(
+            self.model,
+            self.valid,
+            cfg.eval_batch_size,
+            cfg.bptt,
+            max_tokens=cfg.eval_tokens or None,
+        )
         ppl = result.ppl
         if not math.isfinite(ppl):
             raise TrainingError(
@@ -274,13 +304,15 @@ class Trainer:
                 f"lower the learning rate (lr={self.lr}) or the gradient clip ({cfg.clip})"
             )
         self.valid_ppl = ppl
-        self.history.append({"step": self.step, "valid_ppl": ppl, "lr": self.lr,
-                             "epoch": self.epoch_float})
+        self.history.append(
+            {"step": self.step, "valid_ppl": ppl, "lr": self.lr, "epoch": self.epoch_float}
+        )
         if ppl < self.best_ppl * (1.0 - cfg.min_delta):
             self.best_ppl, self.bad_evals = ppl, 0
             if cfg.restore_best:
-                self.best_model = {k: v.detach().to("cpu", copy=True)
-                                   for k, v in self.model.state_dict().items()}
+                self.best_model = {
+                    k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()
+                }
         else:
             self.bad_evals += 1
         self.scheduler.step(ppl)
@@ -294,8 +326,12 @@ class Trainer:
             if self.done:  # that evaluation itself detected convergence
                 return
         self.done, self.stop_reason = True, reason
-        if self.config.restore_best and self.best_model is not None and \
-                self.valid_ppl is not None and self.best_ppl < self.valid_ppl:
+        if (
+            self.config.restore_best
+            and self.best_model is not None
+            and self.valid_ppl is not None
+            and self.best_ppl < self.valid_ppl
+        ):
             self.model.load_state_dict(self.best_model)
             self.valid_ppl = self.best_ppl
 
@@ -304,17 +340,26 @@ class Trainer:
         return self.epoch + self.window / len(self.batches)
 
     def _report(self, loss: float, tokens_per_s: float, elapsed: float) -> None:
+        self.last_loss = loss
         if not math.isfinite(loss):
             raise TrainingError(
                 f"training loss is {loss} at step {self.step}: training diverged; lower the "
                 f"learning rate (lr={self.lr}) or the gradient clip ({self.config.clip})"
             )
         if self.progress_fn:
-            self.progress_fn(Progress(
-                step=self.step, max_steps=self.config.max_steps, epoch=self.epoch_float,
-                loss=loss, lr=self.lr, tokens_per_s=tokens_per_s, elapsed_s=elapsed,
-                valid_ppl=self.valid_ppl,
-                best_valid_ppl=None if math.isinf(self.best_ppl) else self.best_ppl))
+            self.progress_fn(
+                Progress(
+                    step=self.step,
+                    max_steps=self.config.max_steps,
+                    epoch=self.epoch_float,
+                    loss=loss,
+                    lr=self.lr,
+                    tokens_per_s=tokens_per_s,
+                    elapsed_s=elapsed,
+                    valid_ppl=self.valid_ppl,
+                    best_valid_ppl=None if math.isinf(self.best_ppl) else self.best_ppl,
+                )
+            )
 
     # -- state --------------------------------------------------------------------------------
 
@@ -375,8 +420,9 @@ class Trainer:
             self._rng_cuda = state["rng_cuda"].clone()
         self.step, self.epoch, self.window = state["step"], state["epoch"], state["window"]
         hidden = state["hidden"]
-        self.hidden = None if hidden is None else (hidden[0].to(self.device),
-                                                   hidden[1].to(self.device))
+        self.hidden = (
+            None if hidden is None else (hidden[0].to(self.device), hidden[1].to(self.device))
+        )
         self.best_ppl = state["best_ppl"]
         self.best_model = state["best_model"]
         self.bad_evals = state["bad_evals"]

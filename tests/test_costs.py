@@ -61,6 +61,7 @@ def test_current_cells_cost_equals_the_models_nll(model):
     t = full.table
     objective = costs.rows[np.arange(25), t.rows].sum() + costs.cols[np.arange(25), t.cols].sum()
     from lightrnn.evaluate import evaluate
+
     nll = evaluate(full, stream, batch_size=3, bptt=7).nll * len(stream)
     assert objective == pytest.approx(nll, rel=1e-5)
 

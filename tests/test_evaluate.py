@@ -49,8 +49,12 @@ def test_batches_layout_matches_the_diagram():
     stream = np.arange(24, dtype=np.int32)
     batches = Batches(stream, batch_size=4, bptt=4)
     assert len(batches) == 2 and batches.tokens_per_epoch == 24
-    assert batches.window(0).tolist() == [[0, 1, 2, 3], [6, 7, 8, 9], [12, 13, 14, 15],
-                                          [18, 19, 20, 21]]
+    assert batches.window(0).tolist() == [
+        [0, 1, 2, 3],
+        [6, 7, 8, 9],
+        [12, 13, 14, 15],
+        [18, 19, 20, 21],
+    ]
     assert batches.window(1).tolist() == [[4, 5], [10, 11], [16, 17], [22, 23]]
 
 

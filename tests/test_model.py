@@ -16,8 +16,10 @@ V = 23  # not a perfect square: a 5 x 5 table with 2 empty cells
 
 def tiny_lightrnn(num_layers=2, seed=0, table_seed=1):
     torch.manual_seed(seed)
-    model = LightRNN(LightRNNConfig(V, embed_dim=6, hidden_dim=7, num_layers=num_layers),
-                     Table.random(V, seed=table_seed))
+    model = LightRNN(
+        LightRNNConfig(V, embed_dim=6, hidden_dim=7, num_layers=num_layers),
+        Table.random(V, seed=table_seed),
+    )
     with torch.no_grad():  # make the biases matter too
         for p in model.parameters():
             p.add_(0.3 * torch.randn_like(p))
@@ -69,7 +71,7 @@ HISTORIES = [[], [4], [3, 17, 22], [0, 0, 5, 9, 21, 2]]
 @pytest.mark.parametrize("history", HISTORIES)
 def test_probabilities_sum_to_one_over_the_vocabulary(history):
     model = tiny_lightrnn()
-    ids = torch.tensor([history + [w] for w in range(V)])
+    ids = torch.tensor([[*history, w] for w in range(V)])
     total = model.log_prob(ids)[:, -1].double().exp().sum()
     assert abs(float(total) - 1.0) < 1e-5
 
@@ -79,7 +81,7 @@ def test_probabilities_sum_to_one_over_the_vocabulary(history):
 def test_log_prob_equals_row_plus_column_from_the_equations(history, num_layers):
     model = tiny_lightrnn(num_layers=num_layers)
     for word in (0, 11, 22):
-        got = float(model.log_prob(torch.tensor([history + [word]]))[0, -1])
+        got = float(model.log_prob(torch.tensor([[*history, word]]))[0, -1])
         lp_row, lp_col = reference_log_prob(model, history, word)
         assert got == pytest.approx(lp_row + lp_col, abs=1e-5)
 
@@ -152,11 +154,11 @@ def test_baselines_normalise_and_match_their_full_distribution(softmax):
     torch.manual_seed(0)
     model = BaselineLM(BaselineConfig(V, 6, 16, 2, softmax=softmax, cutoffs=(5, 12))).eval()
     history = [3, 17, 22]
-    ids = torch.tensor([history + [w] for w in range(V)])
+    ids = torch.tensor([[*history, w] for w in range(V)])
     lp = model.log_prob(ids)[:, -1].double()
     assert abs(float(lp.exp().sum()) - 1.0) < 1e-5
     with torch.no_grad():
-        full, _ = model.full_log_probs(torch.tensor([history + [0]]))
+        full, _ = model.full_log_probs(torch.tensor([[*history, 0]]))
     torch.testing.assert_close(full[0, -1].double(), lp, atol=1e-5, rtol=0)
 
 

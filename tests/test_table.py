@@ -7,8 +7,16 @@ from lightrnn.table import EMPTY
 
 @pytest.mark.parametrize(
     ("vocab_size", "shape"),
-    [(2, (2, 1)), (4, (2, 2)), (23, (5, 5)), (25, (5, 5)), (26, (6, 5)), (10_000, (100, 100)),
-     (33_278, (183, 182)), (793_471, (891, 891))],
+    [
+        (2, (2, 1)),
+        (4, (2, 2)),
+        (23, (5, 5)),
+        (25, (5, 5)),
+        (26, (6, 5)),
+        (10_000, (100, 100)),
+        (33_278, (183, 182)),
+        (793_471, (891, 891)),
+    ],
 )
 def test_shape_is_smallest_near_square(vocab_size, shape):
     assert table_shape(vocab_size) == shape

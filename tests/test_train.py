@@ -10,7 +10,7 @@ import torch
 from lightrnn import CheckpointError, ConfigError, DataError, Table
 from lightrnn.baselines import BaselineConfig, BaselineLM
 from lightrnn.model import LightRNN, LightRNNConfig
-from lightrnn.train import Trainer, TrainConfig
+from lightrnn.train import TrainConfig, Trainer
 
 V = 30
 PATTERN = np.random.default_rng(0).integers(0, V, size=7)
@@ -20,8 +20,15 @@ REPETITIVE = np.tile(PATTERN, 300).astype(np.int32)
 def test_tiny_repetitive_corpus_is_learned_to_perplexity_near_one():
     torch.manual_seed(0)
     model = LightRNN(LightRNNConfig(V, 16, 32, 1), Table.random(V, 1))
-    cfg = TrainConfig(batch_size=4, bptt=10, optimizer="adam", lr=0.01, max_steps=200,
-                      eval_every=50, early_stop_patience=0)
+    cfg = TrainConfig(
+        batch_size=4,
+        bptt=10,
+        optimizer="adam",
+        lr=0.01,
+        max_steps=200,
+        eval_every=50,
+        early_stop_patience=0,
+    )
     result = Trainer(model, REPETITIVE, REPETITIVE[:500], cfg).run()
     assert result.stop_reason == "max_steps" and result.steps == 200
     assert result.valid_ppl < 1.2
@@ -34,9 +41,19 @@ def make_trainer(model_kind="lightrnn", optimizer="sgd", **overrides):
         model = LightRNN(LightRNNConfig(V, 8, 16, 2, dropout=0.3), Table.random(V, 1))
     else:
         model = BaselineLM(BaselineConfig(V, 8, 16, 2, dropout=0.3, softmax=model_kind))
-    cfg = dict(batch_size=4, bptt=9, optimizer=optimizer, lr=1.0 if optimizer == "sgd" else 0.01,
-               momentum=0.9 if optimizer == "sgd" else 0.0, max_steps=70, eval_every=20,
-               eval_tokens=200, early_stop_patience=0, lr_patience=0, lr_decay=0.5)
+    cfg = dict(
+        batch_size=4,
+        bptt=9,
+        optimizer=optimizer,
+        lr=1.0 if optimizer == "sgd" else 0.01,
+        momentum=0.9 if optimizer == "sgd" else 0.0,
+        max_steps=70,
+        eval_every=20,
+        eval_tokens=200,
+        early_stop_patience=0,
+        lr_patience=0,
+        lr_decay=0.5,
+    )
     cfg.update(overrides)
     return Trainer(model, REPETITIVE, REPETITIVE[::-1].copy(), TrainConfig(**cfg))
 
@@ -48,8 +65,9 @@ def save_and_load(state):
     return torch.load(buf, weights_only=True)  # plain data only: nothing unpickled
 
 
-@pytest.mark.parametrize(("model_kind", "optimizer"),
-                         [("lightrnn", "sgd"), ("lightrnn", "adam"), ("adaptive", "adam")])
+@pytest.mark.parametrize(
+    ("model_kind", "optimizer"), [("lightrnn", "sgd"), ("lightrnn", "adam"), ("adaptive", "adam")]
+)
 def test_resumed_run_equals_uninterrupted_run_bitwise(model_kind, optimizer):
     whole = make_trainer(model_kind, optimizer)
     whole.run()
@@ -61,8 +79,9 @@ def test_resumed_run_equals_uninterrupted_run_bitwise(model_kind, optimizer):
     resumed = make_trainer(model_kind, optimizer)
     resumed.load_state_dict(state)
     resumed.run()
-    for (name, a), (_, b) in zip(whole.model.state_dict().items(),
-                                 resumed.model.state_dict().items(), strict=True):
+    for (name, a), (_, b) in zip(
+        whole.model.state_dict().items(), resumed.model.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     assert whole.history == resumed.history
     assert whole.lr == resumed.lr
@@ -89,13 +108,14 @@ def test_progress_reports_tokens_per_second_and_eta():
 
 def test_learning_rate_decays_on_plateau_and_early_stopping_converges():
     # lr so small that validation never improves by the 1% that counts as improvement.
-    trainer = make_trainer(lr=1e-6, momentum=0.0, max_steps=1000, eval_every=5,
-                           early_stop_patience=3, min_delta=0.01)
+    trainer = make_trainer(
+        lr=1e-6, momentum=0.0, max_steps=1000, eval_every=5, early_stop_patience=3, min_delta=0.01
+    )
     result = trainer.run()
     assert result.converged and result.stop_reason == "converged"
     assert result.steps == 20  # evaluations at 5 (best), 10, 15, 20 (3 without improvement)
     assert [h["lr"] for h in result.history] == [1e-6, 1e-6, 5e-7, 2.5e-7]
-    assert trainer.lr == pytest.approx(1e-6 * 0.5 ** 3)
+    assert trainer.lr == pytest.approx(1e-6 * 0.5**3)
 
 
 def test_restore_best_ends_on_best_validation_parameters():
@@ -113,11 +133,13 @@ def test_state_of_another_model_is_refused():
 
 @pytest.mark.parametrize(
     ("overrides", "message"),
-    [({"optimizer": "rmsprop"}, r"optimizer='rmsprop': choose one of \['sgd', 'adam'\]"),
-     ({"bptt": 0}, "bptt=0: must be at least 1"),
-     ({"clip": -1.0}, "clip=-1.0: must not be negative"),
-     ({"lr_decay": 0.0}, r"lr_decay=0.0: must be in \(0, 1\]"),
-     ({"device": "tpu"}, "device='tpu'")],
+    [
+        ({"optimizer": "rmsprop"}, r"optimizer='rmsprop': choose one of \['sgd', 'adam'\]"),
+        ({"bptt": 0}, "bptt=0: must be at least 1"),
+        ({"clip": -1.0}, "clip=-1.0: must not be negative"),
+        ({"lr_decay": 0.0}, r"lr_decay=0.0: must be in \(0, 1\]"),
+        ({"device": "tpu"}, "device='tpu'"),
+    ],
 )
 def test_bad_training_config_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):

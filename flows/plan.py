@@ -1,0 +1,66 @@
+"""Check a run's parameters before any work: profile, overrides, device, store, corpus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import fsspec
+import torch
+
+import storage
+from flows.profiles import RunSettings, resolve
+from lightrnn.errors import ConfigError, CorpusError
+from tasks.common import Ref
+from tasks.corpus import resolve_splits
+
+DEMO_CORPUS = str(Path(__file__).resolve().parents[1] / "data" / "wikitext-2")
+
+
+@dataclass(frozen=True)
+class Plan:
+    store_url: str
+    splits: dict[str, str]
+    settings: RunSettings
+    warm_start: Ref | None
+    warm_start_missing: bool = False  # asked for, but nothing stable committed yet
+
+
+def plan_run(
+    corpus: str,
+    store: str | None,
+    profile: str,
+    max_rounds: int | None,
+    overrides: dict[str, Any] | None,
+    warm_start: str | None = None,
+    splits: dict[str, str] | None = None,
+) -> Plan:
+    """Validate everything a run needs; raise a clear error naming the input and the fix."""
+    extra = dict(overrides or {})
+    if max_rounds is not None:
+        extra["pipeline.max_rounds"] = max_rounds
+    settings = resolve(profile, extra)
+    device = settings.train.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"profile {profile!r} trains on {device!r} but no CUDA GPU is visible: run it on a "
+            "GPU machine, or override with --set train.device=auto"
+        )
+    store_url = store or storage.default_store_url()
+    opened = storage.open_store(store_url)  # raises for unreachable endpoints, bad credentials
+    found = resolve_splits(corpus, splits)
+    for split in ("train", "valid", "test"):
+        if split not in found:
+            raise CorpusError(f"corpus {corpus!r} has no {split} split: pass a {split} file")
+    for split, url in found.items():
+        fs, path = fsspec.core.url_to_fs(url)
+        if not fs.exists(path):
+            raise CorpusError(f"{split} file {url!r} does not exist: check the path or URL")
+    ref, missing = None, False
+    if warm_start:
+        if opened.exists(warm_start):
+            ref = Ref.of(opened.resolve(warm_start, "latest"))
+        else:
+            missing = True
+    return Plan(store_url, found, settings, ref, missing)

@@ -1,0 +1,95 @@
+"""Training progress where users look: a Prefect progress artifact, the run log, the terminal."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from types import TracebackType
+
+from prefect import get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from lightrnn.train import Progress as TrainProgress
+
+
+def describe(p: TrainProgress) -> str:
+    """One line: step, throughput, loss, validation, ETA."""
+    valid = f" · valid ppl {p.valid_ppl:.1f}" if p.valid_ppl is not None else ""
+    eta = f" · ETA {p.eta_s:.0f} s" if math.isfinite(p.eta_s) else ""
+    return (
+        f"step {p.step:,}/{p.max_steps:,} · {p.tokens_per_s:,.0f} tokens/s · "
+        f"loss {p.loss:.3f} (ppl {p.ppl:.1f}){valid} · lr {p.lr:.3g}{eta}"
+    )
+
+
+class TrainingMonitor:
+    """Callable passed to the Trainer as its progress callback; use as a context manager."""
+
+    def __init__(
+        self,
+        title: str,
+        key: str,
+        max_steps: int,
+        artifact_every_s: float = 2.0,
+        log_every_s: float = 30.0,
+    ) -> None:
+        self.title, self.max_steps = title, max_steps
+        self.artifact_every_s, self.log_every_s = artifact_every_s, log_every_s
+        self.logger = get_run_logger()
+        self.artifact_id = create_progress_artifact(
+            progress=0.0, key=key, description=f"{title}: starting"
+        )
+        self._last_artifact = self._last_log = 0.0
+        self._bar: Progress | None = None
+        self._bar_task = None
+        if sys.stderr.isatty():
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[info]}"),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._bar_task = self._bar.add_task(title, total=max_steps, info="")
+
+    def __enter__(self) -> TrainingMonitor:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, p: TrainProgress) -> None:
+        now = time.monotonic()
+        line = describe(p)
+        if self._bar is not None:
+            self._bar.update(
+                self._bar_task,
+                completed=p.step,
+                info=f"{p.tokens_per_s:,.0f} tok/s · ppl {p.ppl:.1f}",
+            )
+        if now - self._last_artifact >= self.artifact_every_s or p.step >= self.max_steps:
+            update_progress_artifact(
+                self.artifact_id,
+                100.0 * p.step / self.max_steps,
+                description=f"{self.title}: {line}",
+            )
+            self._last_artifact = now
+        if now - self._last_log >= self.log_every_s:
+            self.logger.info("%s: %s", self.title, line)
+            self._last_log = now
+
+    def finish(self, summary: str) -> None:
+        update_progress_artifact(self.artifact_id, 100.0, description=f"{self.title}: {summary}")
+        self.logger.info("%s: %s", self.title, summary)
