@@ -1,5 +1,170 @@
-"""`lightrnn store ...`: inspect and manage the artifact store."""
+"""`lightrnn store ...`: inspect and manage the artifact store.
+
+    lightrnn store ls   URL [PREFIX]                       names, version counts, latest
+    lightrnn store log  URL NAME                           every version: meta, lineage, tags
+    lightrnn store get  URL NAME [--ref R] [--out DIR]     a verified local copy
+    lightrnn store tag  URL NAME REF ALIAS                 point an alias (best, stable) at REF
+    lightrnn store gc   URL --keep-last K [--grace-seconds S] [--dry-run]
+
+Store errors print as one line, `error: ...`, with exit code 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+import storage
+
 store_app = typer.Typer(help="List, inspect, fetch, tag and garbage-collect stored artifacts.")
+
+UrlArg = Annotated[
+    str, typer.Argument(help="Store URL: file:///path, s3://bucket/prefix or memory://name.")
+]
+NameArg = Annotated[str, typer.Argument(help="Artifact name, e.g. corpus/ab12cd/shards.")]
+
+
+@contextlib.contextmanager
+def _store_errors() -> Iterator[None]:
+    """Print store errors as one line and exit 2, as the main CLI does for library errors."""
+    try:
+        yield
+    except storage.StoreError as exc:
+        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+
+
+@store_app.command("ls")
+def ls(
+    url: UrlArg,
+    prefix: Annotated[str, typer.Argument(help="Only names starting with this.")] = "",
+) -> None:
+    """List artifact names with their number of versions and the latest one."""
+    with _store_errors():
+        store = storage.open_store(url)
+        rows = []
+        for name in store.names(prefix):
+            versions = store.versions(name)
+            if versions:
+                last = versions[-1]
+                rows.append(
+                    [
+                        name,
+                        str(len(versions)),
+                        last.label,
+                        last.kind,
+                        _size(last.size),
+                        last.created,
+                    ]
+                )
+    if not rows:
+        typer.echo(f"no artifacts in {store.url}" + (f" under {prefix!r}" if prefix else ""))
+        return
+    typer.echo(_table(["NAME", "VERSIONS", "LATEST", "KIND", "SIZE", "CREATED"], rows))
+
+
+@store_app.command("log")
+def log(url: UrlArg, name: NameArg) -> None:
+    """Show every version of NAME, oldest first: when, what, tags, lineage and meta."""
+    with _store_errors():
+        store = storage.open_store(url)
+        versions = store.versions(name)
+        if not versions:
+            store.resolve(name)  # raises the NotFoundError that says what to do
+        aliases: dict[int, list[str]] = {}
+        for alias, number in store.tags(name).items():
+            aliases.setdefault(number, []).append(alias)
+    rows = [
+        [
+            v.label,
+            v.created,
+            v.kind,
+            _size(v.size),
+            str(len(v.files)),
+            ",".join(aliases.get(v.number, [])) or "-",
+            " ".join(v.parents) or "-",
+            json.dumps(dict(v.meta), sort_keys=True) if v.meta else "-",
+        ]
+        for v in versions
+    ]
+    headers = ["VERSION", "CREATED", "KIND", "SIZE", "FILES", "TAGS", "PARENTS", "META"]
+    typer.echo(f"{name} in {store.url}")
+    typer.echo(_table(headers, rows))
+
+
+@store_app.command("get")
+def get(
+    url: UrlArg,
+    name: NameArg,
+    ref: Annotated[str, typer.Option(help="Version: latest, 3, v3, or an alias.")] = "latest",
+    out: Annotated[
+        Path | None, typer.Option(help="Copy into this directory (else print the cache path).")
+    ] = None,
+) -> None:
+    """Fetch a verified copy of a version and print where it is."""
+    with _store_errors():
+        store = storage.open_store(url)
+        version = store.resolve(name, ref)
+        path = store.get(name, version.number)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, out, dirs_exist_ok=True, copy_function=shutil.copyfile)
+            path = out
+        else:
+            path = Path(shutil.copyfile(path, out / path.name))
+    typer.echo(f"{version.ref} -> {path}")
+
+
+@store_app.command("tag")
+def tag(
+    url: UrlArg,
+    name: NameArg,
+    ref: Annotated[str, typer.Argument(help="Version to tag: latest, 3, v3, or an alias.")],
+    alias: Annotated[str, typer.Argument(help="Alias to set, e.g. best or stable.")],
+) -> None:
+    """Point ALIAS of NAME at version REF (aliases move; tagged versions survive gc)."""
+    with _store_errors():
+        version = storage.open_store(url).tag(name, ref, alias)
+    typer.echo(f"{name}:{alias} -> {version.ref}")
+
+
+@store_app.command("gc")
+def gc(
+    url: UrlArg,
+    keep_last: Annotated[int, typer.Option(help="Versions to keep per name (>= 1).")],
+    grace_seconds: Annotated[
+        float, typer.Option(help="Leave unreferenced objects younger than this (commits).")
+    ] = 3600.0,
+    dry_run: Annotated[bool, typer.Option(help="List what would go, delete nothing.")] = False,
+) -> None:
+    """Delete old untagged versions and the objects nothing reaches any more."""
+    with _store_errors():
+        report = storage.open_store(url).gc(keep_last, grace_seconds, dry_run)
+    verb = "would delete" if report.dry_run else "deleted"
+    for ref in report.deleted_versions:
+        typer.echo(f"{verb} {ref}")
+    typer.echo(report.summary())
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces."""
+    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    return "\n".join(line.rstrip() for line in [header, *lines])
+
+
+def _size(n: int) -> str:
+    """Bytes in the largest binary unit that keeps the number >= 1: '1.5 MiB'."""
+    units = ("B", "KiB", "MiB", "GiB", "TiB")
+    value, unit = float(n), 0
+    while value >= 1024 and unit < len(units) - 1:
+        value, unit = value / 1024, unit + 1
+    return f"{n} B" if unit == 0 else f"{value:.1f} {units[unit]}"

@@ -110,7 +110,7 @@ class Objects:
     @contextlib.contextmanager
     def open_read(self, key: str) -> Iterator[BinaryIO]:
         """A stream of the bytes at `key`, read in CHUNK-sized requests."""
-        with self.errors(key), self.fs.open(self.path(key), "rb", block_size=CHUNK) as f:
+        with self.errors(key), self.fs.open(self.path(key), "rb", cache_type="none") as f:
             yield f
 
     def size(self, key: str) -> int | None:

@@ -10,9 +10,12 @@ sha256 ourselves).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from storage.errors import (
     StoreAuthError,
@@ -22,7 +25,7 @@ from storage.errors import (
 from storage.objects import CHUNK, Objects
 
 MAX_PARTS = 10_000  # S3's limit on the parts of one multipart upload
-UPLOAD_CONCURRENCY = 4  # parts in flight at once: memory use is at most this many parts
+UPLOAD_CONCURRENCY = 2  # parts in flight: measured peak ~4 parts of memory (botocore copies)
 _AUTH_CODES = {
     "InvalidAccessKeyId",
     "SignatureDoesNotMatch",
@@ -36,6 +39,46 @@ _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "403"}
 _CREATE_REFUSED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
+# Creating an S3 client costs ~0.2 s of CPU on fsspec's single I/O thread, so stores opened
+# with the same endpoint and credentials share one filesystem object. The key holds a hash of
+# the secrets, never the secrets; listings are not cached, so sharing cannot serve stale refs.
+_FILESYSTEMS: dict[str, object] = {}
+_FILESYSTEMS_LOCK = threading.Lock()
+_CLIENT_ENV = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_MAX_ATTEMPTS",
+    "AWS_RETRY_MODE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+
+
+def _filesystem(endpoint: str | None, env: Mapping[str, str]) -> Any:
+    """The s3fs filesystem for this endpoint and these credentials (shared, see above)."""
+    import s3fs  # imported here: s3fs (aiobotocore) costs ~0.5 s and only S3 stores need it
+
+    settings = [endpoint or "", *(env.get(var, "") for var in _CLIENT_ENV)]
+    key = hashlib.sha256("\0".join(settings).encode()).hexdigest()
+    with _FILESYSTEMS_LOCK:
+        if key not in _FILESYSTEMS:
+            config: dict[str, object] = {"connect_timeout": 5, "read_timeout": 60}
+            if not env.get("AWS_MAX_ATTEMPTS") and not env.get("AWS_RETRY_MODE"):
+                # botocore's legacy default (5 attempts) takes ~6 s to report a dead endpoint
+                config["retries"] = {"max_attempts": 3, "mode": "standard"}
+            _FILESYSTEMS[key] = s3fs.S3FileSystem(
+                endpoint_url=endpoint,
+                skip_instance_cache=True,  # fsspec's cache ignores the environment: ours does not
+                use_listings_cache=False,  # listings must see other writers' commits at once
+                config_kwargs=config,
+            )
+        return _FILESYSTEMS[key]
+
+
 def endpoint_from_env(env: Mapping[str, str]) -> str | None:
     """The S3 endpoint the AWS tools would use: AWS_ENDPOINT_URL_S3, then AWS_ENDPOINT_URL."""
     return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
@@ -45,20 +88,9 @@ class S3Objects(Objects):
     """s3://bucket/prefix: keys are objects under the prefix."""
 
     def __init__(self, bucket: str, prefix: str, url: str, env: Mapping[str, str]) -> None:
-        import s3fs  # imported here: s3fs (aiobotocore) costs ~0.5 s and only S3 stores need it
-
         self.bucket = bucket
         self.endpoint = endpoint_from_env(env)
-        config: dict[str, object] = {"connect_timeout": 5, "read_timeout": 60}
-        if not env.get("AWS_MAX_ATTEMPTS") and not env.get("AWS_RETRY_MODE"):
-            # botocore's legacy default (5 attempts) takes ~6 s to report a dead endpoint
-            config["retries"] = {"max_attempts": 3, "mode": "standard"}
-        fs = s3fs.S3FileSystem(
-            endpoint_url=self.endpoint,
-            skip_instance_cache=True,  # a fresh client per store: no credentials shared by cache
-            use_listings_cache=False,  # listings must see other writers' commits at once
-            config_kwargs=config,
-        )
+        fs = _filesystem(self.endpoint, env)
         super().__init__(fs, f"{bucket}/{prefix}".rstrip("/"), url)
 
     @property
