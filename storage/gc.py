@@ -54,12 +54,13 @@ class GcReport:
 
     def summary(self) -> str:
         """One line for logs and the CLI."""
-        verb = "would delete" if self.dry_run else "deleted"
+        verb, swept = ("would delete", "to sweep") if self.dry_run else ("deleted", "swept")
         return (
-            f"{verb} {len(self.deleted_versions)} versions, {len(self.deleted_manifests)} "
-            f"manifests, {len(self.deleted_blobs)} blobs ({self.freed_bytes} bytes); kept "
-            f"{len(self.kept_versions)} versions and {len(self.pending)} objects in their grace "
-            f"period; {len(self.swept)} leftovers swept"
+            f"{verb} {_n(self.deleted_versions, 'version')}, "
+            f"{_n(self.deleted_manifests, 'manifest')}, {_n(self.deleted_blobs, 'blob')} "
+            f"({self.freed_bytes} bytes); kept {_n(self.kept_versions, 'version')} and "
+            f"{_n(self.pending, 'object')} in their grace period; "
+            f"{_n(self.swept, 'leftover')} of killed writers {swept}"
         )
 
 
@@ -125,6 +126,10 @@ def collect_garbage(store: Store, keep_last: int, grace_seconds: float, dry_run:
     )
     log.info("gc of %s: %s", store.url, report.summary())
     return report
+
+
+def _n(items: tuple[str, ...], noun: str) -> str:
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
 
 
 def _tagged(store: Store, entries: Iterable[Entry]) -> dict[str, set[int]]:

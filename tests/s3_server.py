@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -125,7 +126,28 @@ def _signed_list_ok(endpoint: str, bucket: str, key: str, secret: str) -> bool:
         client.close()
 
 
-def start_seaweedfs(workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
+@dataclass
+class Seaweed:
+    """A started `weed mini`: its process, and the short directory that holds its sockets."""
+
+    proc: subprocess.Popen[bytes]
+    socket_dir: Path
+    ports: dict[str, int]
+
+    def stop(self) -> None:
+        """SIGKILL by PID (SIGTERM takes ~13 s to shut `weed mini` down), reap, tidy up."""
+        if self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=30)
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        # weed hard-codes its gRPC unix sockets as /tmp/seaweedfs-<part>-grpc-<port>.sock; a
+        # killed server leaves them behind. These ports were ours, so these files are too.
+        for part in ("master", "volume", "filer", "s3", "admin"):
+            port = self.ports[f"{part}.port.grpc"]
+            Path(f"/tmp/seaweedfs-{part}-grpc-{port}.sock").unlink(missing_ok=True)
+
+
+def start_seaweedfs(workdir: Path) -> tuple[Seaweed, S3Server]:
     """Start `weed mini` in `workdir` and wait until a signed list of its bucket succeeds."""
     weed = weed_binary()
     key, secret = f"lrtest{secrets.token_hex(6)}", secrets.token_hex(20)
@@ -135,6 +157,8 @@ def start_seaweedfs(workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
         run_dir = workdir / f"attempt-{attempt}"
         data_dir = run_dir / "data"
         data_dir.mkdir(parents=True)
+        # Unix socket paths must stay under 108 bytes, whatever pytest's --basetemp is.
+        sockets = Path(tempfile.mkdtemp(prefix="lrweed-"))
         ports = dict(zip(PORT_FLAGS, free_ports(len(PORT_FLAGS)), strict=True))
         command = [
             str(weed),
@@ -147,8 +171,8 @@ def start_seaweedfs(workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
             "-admin.ui=false",
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            f"-filer.localSocket={run_dir / 'filer.sock'}",
-            f"-s3.localSocket={run_dir / 's3.sock'}",
+            f"-filer.localSocket={sockets / 'filer.sock'}",
+            f"-s3.localSocket={sockets / 's3.sock'}",
             *(f"-{flag}={port}" for flag, port in ports.items()),
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
@@ -164,19 +188,19 @@ def start_seaweedfs(workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
                 start_new_session=True,  # Ctrl-C in the terminal goes to pytest, not to weed
                 preexec_fn=_die_with_parent,
             )
+        seaweed = Seaweed(proc, sockets, ports)
         endpoint = f"http://127.0.0.1:{ports['s3.port']}"
         deadline = time.monotonic() + READY_TIMEOUT_S
         while time.monotonic() < deadline and proc.poll() is None:
             if _signed_list_ok(endpoint, bucket, key, secret):
-                server = S3Server(endpoint, bucket, key, secret, REGION, proc.pid, log_path)
-                return proc, server
+                return seaweed, S3Server(endpoint, bucket, key, secret, REGION, proc.pid, log_path)
             time.sleep(0.1)
         reason = (
             f"exited with code {proc.returncode}"
             if proc.poll() is not None
             else f"not ready after {READY_TIMEOUT_S:.0f} s"
         )
-        stop_seaweedfs(proc)
+        seaweed.stop()
         tail = log_path.read_text(errors="replace")[-3000:]
         failures.append(f"attempt {attempt}: weed {reason}; log tail:\n{tail}")
         if not re.search(r"address already in use|bind", tail, re.IGNORECASE):
@@ -188,21 +212,14 @@ def start_seaweedfs(workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
     )
 
 
-def stop_seaweedfs(proc: subprocess.Popen[bytes]) -> None:
-    """SIGKILL by PID (SIGTERM takes ~13 s to shut `weed mini` down) and reap it."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-
-
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One SeaweedFS server for the whole session."""
-    proc, server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    seaweed, server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
     try:
         yield server
     finally:
-        stop_seaweedfs(proc)
+        seaweed.stop()
 
 
 @pytest.fixture
