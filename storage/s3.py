@@ -94,6 +94,12 @@ class S3Objects(Objects):
         super().__init__(fs, f"{bucket}/{prefix}".rstrip("/"), url)
 
     @property
+    def _prefix(self) -> str:
+        """Key prefix of the store inside its bucket: 'a/b/', or '' at the bucket's root."""
+        prefix = self.root.partition("/")[2]
+        return f"{prefix}/" if prefix else ""
+
+    @property
     def endpoint_text(self) -> str:
         if self.endpoint:
             return f"S3 endpoint {self.endpoint}"
@@ -164,9 +170,8 @@ class S3Objects(Objects):
 
     def probe(self) -> None:
         """One signed list: proves endpoint, credentials and bucket before any real work."""
-        prefix = self.root.partition("/")[2]
         with self.errors():
-            self.fs.call_s3("list_objects_v2", Bucket=self.bucket, Prefix=prefix + "/", MaxKeys=1)
+            self.fs.call_s3("list_objects_v2", Bucket=self.bucket, Prefix=self._prefix, MaxKeys=1)
 
     def create(self, key: str, data: bytes) -> bool:
         with self.errors(key):
@@ -197,7 +202,7 @@ class S3Objects(Objects):
 
     def sweep(self, older_than: float, dry_run: bool) -> list[str]:
         """Abort multipart uploads a killed writer left under the prefix (they hold space)."""
-        prefix = self.root.partition("/")[2] + "/"
+        prefix = self._prefix
         with self.errors():
             out = self.fs.call_s3("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix)
         stale = [

@@ -145,3 +145,40 @@ def test_large_file_streams_as_multipart_in_bounded_memory(
     with open(source, "rb") as a, open(fetched, "rb") as b:
         while chunk := a.read(CHUNK):
             assert chunk == b.read(CHUNK)
+
+
+def test_gc_aborts_multipart_uploads_a_killed_writer_left(s3_store_url: str) -> None:
+    store = storage.open_store(s3_store_url)
+    store.put_bytes("a/b", "x.txt", b"x")
+    objects = store.objects
+    bucket, _, prefix = objects.root.partition("/")
+    key = f"{prefix}/blobs/sha256/ab/{'c' * 62}"
+    upload = objects.fs.call_s3("create_multipart_upload", Bucket=bucket, Key=key)
+    objects.fs.call_s3(
+        "upload_part", Bucket=bucket, Key=key, PartNumber=1, UploadId=upload["UploadId"], Body=b"p"
+    )
+
+    assert store.gc(keep_last=1, grace_seconds=3600).swept == ()
+    assert store.gc(keep_last=1, grace_seconds=0, dry_run=True).swept == (
+        f"blobs/sha256/ab/{'c' * 62} (multipart upload)",
+    )
+    assert store.gc(keep_last=1, grace_seconds=0).swept == (
+        f"blobs/sha256/ab/{'c' * 62} (multipart upload)",
+    )
+    listed = objects.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=f"{prefix}/")
+    assert listed.get("Uploads", []) == []
+    assert store.read_bytes("a/b") == b"x"
+
+
+def test_store_at_the_root_of_a_bucket(s3_env: S3Server, tmp_path: Path) -> None:
+    bucket = f"lightrnn-root-{os.getpid()}-{time.monotonic_ns() % 10**6}"
+    storage.open_store(f"s3://{s3_env.bucket}").objects.fs.mkdir(bucket)
+    store = storage.open_store(f"s3://{bucket}", cache_dir=tmp_path)
+
+    version = store.put_bytes("a/b", "x.txt", b"root")
+
+    assert store.url == f"s3://{bucket}"
+    assert version.uri == f"s3://{bucket}/refs/a/b/v000001.json"
+    assert store.get("a/b").read_bytes() == b"root"
+    assert store.names() == ["a/b"]
+    assert store.gc(keep_last=1, grace_seconds=0).deleted_versions == ()
