@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import stat
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,7 @@ from storage.errors import (
     NotFoundError,
 )
 from storage.gc import GcReport, collect_garbage
+from storage.inputs import check_filename, collect_files
 from storage.layout import (
     REFS,
     blob_key,
@@ -37,7 +37,7 @@ from storage.layout import (
     tag_key,
     tags_prefix,
 )
-from storage.manifest import Manifest, check_meta, check_relpath, parse_manifest
+from storage.manifest import Manifest, check_meta, parse_manifest
 from storage.names import (
     LATEST,
     check_alias,
@@ -51,6 +51,7 @@ from storage.names import (
 from storage.objects import Objects
 from storage.version import (
     Version,
+    iso_stamp,
     make_version,
     parse_ref_record,
     parse_tag_record,
@@ -95,21 +96,15 @@ class Store:
         """Commit a file or a directory as the next version of `name` (or return the existing
         version when the same content, meta and parents are already committed)."""
         check_name(name)
-        sources, shape = _collect(Path(path))
+        kind, meta, parents = check_kind(kind), check_meta(meta), self._check_parents(parents)
+        sources, shape = collect_files(Path(path))
         files: dict[str, dict[str, Any]] = {}
         blobs: dict[str, Source] = {}
         for rel, local in sources.items():
             sha, size = hash_file(local)
             files[rel] = {"sha256": sha, "size": size}
             blobs[sha] = local
-        manifest = Manifest(
-            name=name,
-            kind=check_kind(kind),
-            shape=shape,
-            files=files,
-            meta=check_meta(meta),
-            parents=self._check_parents(parents),
-        )
+        manifest = Manifest(name, kind, shape, files, meta, parents)
         return self._commit(manifest, blobs)
 
     def put_bytes(
@@ -128,7 +123,7 @@ class Store:
                 f"filename {filename!r} for {name!r} must be one path segment such as "
                 "'metrics.json'; put a directory to store several files"
             )
-        check_relpath(filename, f"put_bytes({name!r})")
+        check_filename(filename, f"put_bytes({name!r})")
         if not isinstance(data, bytes | bytearray | memoryview):
             raise InvalidInputError(
                 f"data for {name!r} is {type(data).__name__}, not bytes: encode it first, "
@@ -177,7 +172,7 @@ class Store:
             now = datetime.now(UTC)
             record = ref_record(name, number, digest, now)
             if self.objects.create(ref_key(name, number), record):
-                _, created = parse_ref_record(record, name, number, "new record")
+                created = iso_stamp(now)
                 self._records[(name, number)] = (digest, created)
                 return number, created
             number += 1
@@ -393,37 +388,6 @@ class Store:
         versions = _listing([version_label(n) for n in numbers])
         aliases = _listing(sorted(tags)) if tags else "none"
         return f"versions are {versions}; aliases: {aliases}; or use 'latest'"
-
-
-def _collect(path: Path) -> tuple[dict[str, Path], str]:
-    """({relative posix path: local file}, shape) of what `put` was given."""
-    if not path.exists():
-        raise InvalidInputError(
-            f"path {str(path)!r} does not exist: pass the file or directory to store"
-        )
-    if path.is_file():
-        check_relpath(path.name, f"file {str(path)!r}")
-        return {path.name: path}, "file"
-    if not path.is_dir():
-        raise InvalidInputError(f"path {str(path)!r} is not a regular file or directory")
-    files: dict[str, Path] = {}
-    for folder, dirs, names in os.walk(path):
-        for d in dirs:
-            if os.path.islink(os.path.join(folder, d)):
-                raise InvalidInputError(
-                    f"{os.path.join(folder, d)!r} is a symlink to a directory, which put does "
-                    "not follow: copy the target into place, or put it as its own artifact"
-                )
-        for leaf in names:
-            local = Path(folder, leaf)
-            if not stat.S_ISREG(local.stat().st_mode):
-                raise InvalidInputError(
-                    f"{str(local)!r} is not a regular file (a fifo, socket or device): "
-                    "remove it from the directory before putting it"
-                )
-            rel = local.relative_to(path).as_posix()
-            files[check_relpath(rel, f"directory {str(path)!r}")] = local
-    return dict(sorted(files.items())), "directory"
 
 
 def _listing(items: Sequence[str], limit: int = 12) -> str:

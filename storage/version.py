@@ -57,9 +57,14 @@ class Version:
         return sum(int(entry["size"]) for entry in self.files.values())
 
 
+def iso_stamp(moment: datetime) -> str:
+    """'2026-11-25T10:45:28.131Z': UTC, millisecond ISO 8601, as records store times."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def ref_record(name: str, number: int, digest: str, created: datetime) -> bytes:
     """Bytes of the create-only record that commits version `number` of `name`."""
-    stamp = created.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = iso_stamp(created)
     return canonical_json({"name": name, "number": number, "manifest": digest, "created": stamp})
 
 
@@ -104,7 +109,7 @@ def parse_created(created: str) -> datetime:
 
 def tag_record(name: str, alias: str, number: int, updated: datetime) -> bytes:
     """Bytes of the mutable alias record `alias` of `name` -> version `number`."""
-    stamp = updated.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    stamp = iso_stamp(updated)
     return canonical_json({"name": name, "alias": alias, "version": number, "updated": stamp})
 
 

@@ -168,6 +168,12 @@ def test_put_input_errors(store: storage.Store, tmp_path: Path) -> None:
         store.put_bytes("a", "x", b"x", meta={"ppl": float("nan")})
     with pytest.raises(storage.InvalidInputError, match="must be one path segment"):
         store.put_bytes("a", "sub/x.json", b"x")
+    with pytest.raises(storage.InvalidInputError, match=r"file name '\.\.' cannot be stored"):
+        store.put_bytes("a", "..", b"x")
+    (tmp_path / "weird").mkdir()
+    (tmp_path / "weird" / "back\\slash").write_bytes(b"x")
+    with pytest.raises(storage.InvalidInputError, match=r"file name 'back\\\\slash' cannot"):
+        store.put("a", tmp_path / "weird")
     with pytest.raises(storage.InvalidInputError, match="not bytes"):
         store.put_bytes("a", "x", "text")  # type: ignore[arg-type]
     with pytest.raises(storage.InvalidInputError, match="kind 'two words'"):
