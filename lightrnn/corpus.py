@@ -14,27 +14,29 @@ Output layout of `prepare_corpus(splits, out_dir)` (local directory or fsspec UR
     out_dir/test/00000.arrow
     out_dir/manifest.json        token counts, sha256 of every file, config, corpus digest
 
-`manifest.json` is written last and marks a finished corpus; every file is written under a
-temporary name and renamed, and a new run first removes the old manifest.
+`manifest.json` is written last and marks a finished corpus: every file is written under a
+temporary name and renamed, and a run removes the old manifest before it writes anything (bad
+input is found before that, so a run that refuses its input leaves an earlier corpus intact).
 
-Memory is bounded by: `block_bytes` x (2 x workers) of text in flight, one block's arrays per
-worker, one shard buffer (4 x shard_tokens bytes), and the distinct training tokens with their
-counts (which grow far slower than the corpus). Local ids wait in `tmp_dir` between the passes
-(4 bytes per token). Blocks are cut and results merged in file order, so the output is the
+Memory is bounded whatever the corpus size: workers + 1 blocks of `block_bytes` in flight (a
+plain local file is read by the workers themselves, so its text never passes through the main
+process), one block's arrays per worker, at most three shard buffers of 4 x shard_tokens bytes,
+and the distinct training tokens with their counts, which grow far slower than the corpus
+(200k types: ~20 MB). Local ids wait in `tmp_dir` between the passes (4 bytes per token, freed
+as shards are written). Blocks are cut and results merged in file order, so the output is the
 same byte for byte whatever the number of workers or the block size.
+
+With workers > 1, a script that calls `prepare_corpus` must do so under
+`if __name__ == "__main__":` (as for any multiprocessing code); the `lightrnn` command does.
 """
 
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import tempfile
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 import fsspec
@@ -42,16 +44,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lightrnn.corpus_input import (
-    SPLITS,
-    Block,
-    TextProblem,
-    check_text,
-    find_splits,
-    input_size,
-    problem_error,
-    read_blocks,
-)
+from lightrnn.corpus_input import SPLITS, find_splits
+from lightrnn.corpus_pass import Progress, SplitPass, tokenize_splits
 from lightrnn.errors import ConfigError, CorpusError
 from lightrnn.shards import (
     MANIFEST,
@@ -66,7 +60,7 @@ from lightrnn.shards import (
     read_manifest,
     write_atomic,
 )
-from lightrnn.tokenize import TOKENIZERS, make_tokenizer, tokenize_block
+from lightrnn.tokenize import TOKENIZERS
 from lightrnn.vocab import EOS, UNK, Vocab
 
 __all__ = [
@@ -79,8 +73,6 @@ __all__ = [
     "open_split",
     "prepare_corpus",
 ]
-
-Progress = Callable[[int, int], None]  # (bytes_done, bytes_total) of the input files as stored
 
 
 @dataclass(frozen=True)
@@ -124,10 +116,8 @@ class CorpusConfig:
 
     def output_settings(self) -> dict:
         """The fields that decide the output (recorded in the manifest)."""
-        keep = ("tokenizer", "lowercase", "min_count", "max_size", "shard_tokens")
-        return {k: v for k, v in asdict(self).items() if k in keep} | {
-            "encoding_errors": self.encoding_errors
-        }
+        ignored = ("workers", "block_bytes", "tmp_dir")
+        return {k: v for k, v in asdict(self).items() if k not in ignored}
 
 
 @dataclass(frozen=True)
@@ -151,149 +141,7 @@ def load_corpus(corpus_dir: str) -> PreparedCorpus:
     return PreparedCorpus(corpus_dir, vocab, splits, manifest["digest"])
 
 
-@dataclass(frozen=True)
-class _Job:
-    """One block for a worker; `spill` is the scratch path prefix for its local ids."""
-
-    split: str
-    url: str
-    block: Block
-    spill: str
-    count: bool  # return the block's counts (training split only)
-    tokenizer: str
-    lowercase: bool
-    encoding_errors: str
-
-
-@dataclass(frozen=True)
-class _Done:
-    tokens: int = 0
-    lines: int = 0
-    replaced: int = 0
-    counts: pa.Table | None = None
-    problem: TextProblem | None = None
-
-
-def _tokenize_job(job: _Job) -> _Done:
-    """Worker side: check, tokenize, spill the local ids and dictionary, return counts."""
-    text, problem, replaced = check_text(job.block.load(job.url), job.encoding_errors)
-    if problem is not None:
-        return _Done(problem=problem)
-    block = tokenize_block(text, make_tokenizer(job.tokenizer, job.lowercase), job.block.ends_line)
-    block.ids.tofile(f"{job.spill}.ids")
-    with pa.ipc.new_file(f"{job.spill}.dict", pa.schema([("token", pa.string())])) as writer:
-        writer.write_batch(pa.record_batch([block.dictionary], names=["token"]))
-    counts = block.counts() if job.count else None
-    return _Done(len(block.ids), block.n_lines, replaced, counts)
-
-
-class _Counts:
-    """Training token counts merged across blocks; memory ~ distinct tokens, not corpus size."""
-
-    def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-        self.rows = 0
-        self.merged_rows = 0
-
-    def add(self, table: pa.Table) -> None:
-        self.tables.append(table)
-        self.rows += len(table)
-        if self.rows > max(1 << 20, 2 * self.merged_rows):
-            self._merge()
-
-    def _merge(self) -> None:
-        merged = pa.concat_tables(self.tables).group_by("token").aggregate([("count", "sum")])
-        merged = merged.rename_columns(["token", "count"])
-        self.tables, self.rows, self.merged_rows = [merged], len(merged), len(merged)
-
-    def table(self) -> pa.Table:
-        self._merge()
-        return self.tables[0]
-
-
-@dataclass
-class _Pass:
-    """Per-split totals from the tokenizing pass, and its blocks in order."""
-
-    url: str
-    tokens: int = 0
-    lines: int = 0
-    replaced: int = 0
-    spills: list[str] = field(default_factory=list)
-
-
-def _worker_count(cfg: CorpusConfig) -> int:
-    if cfg.workers is not None:
-        return cfg.workers
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _ordered(jobs: Iterator[_Job], workers: int) -> Iterator[tuple[_Job, _Done]]:
-    """(job, result) in job order; at most workers + 1 blocks in flight: bounded memory."""
-    if workers == 1:
-        for job in jobs:
-            yield job, _tokenize_job(job)
-        return
-    # forkserver/spawn, never fork: the caller may run threads (Prefect, Arrow) that fork breaks
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":  # workers then start with the library imported, not re-import it
-        context.set_forkserver_preload(["lightrnn.corpus"])
-    try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            pending: deque = deque()
-            for job in jobs:
-                pending.append((job, pool.submit(_tokenize_job, job)))
-                if len(pending) > workers:
-                    done_job, result = pending.popleft()
-                    yield done_job, result.result()
-            while pending:
-                done_job, result = pending.popleft()
-                yield done_job, result.result()
-    except BrokenProcessPool:
-        raise CorpusError(
-            "a tokenizing worker process died (out of memory, or prepare_corpus was called at "
-            "the top level of a script: call it under `if __name__ == '__main__':`); "
-            "fix that, or set workers=1"
-        ) from None
-
-
-def _tokenize_all(
-    splits: Mapping[str, str], cfg: CorpusConfig, scratch: str, progress: Progress | None
-) -> tuple[dict[str, _Pass], pa.Table]:
-    """First pass over every split: spilled local ids per block and the training counts."""
-    total = sum(input_size(url) for url in splits.values())
-    done = 0
-
-    def jobs() -> Iterator[_Job]:
-        for split, url in splits.items():
-            for block in read_blocks(url, cfg.block_bytes):
-                spill = os.path.join(scratch, f"{split}-{block.index:07d}")
-                yield _Job(
-                    split, url, block, spill, split == "train", cfg.tokenizer, cfg.lowercase,
-                    cfg.encoding_errors,
-                )  # fmt: skip
-
-    workers = _worker_count(cfg) if total > cfg.block_bytes else 1
-    passes = {split: _Pass(url) for split, url in splits.items()}
-    counts = _Counts()
-    for job, result in _ordered(jobs(), workers):
-        state = passes[job.split]
-        if result.problem is not None:
-            raise problem_error(job.url, result.problem, job.block, state.lines)
-        done += job.block.stored_bytes
-        if progress is not None:
-            progress(min(done, total), total)
-        state.tokens += result.tokens
-        state.lines += result.lines
-        state.replaced += result.replaced
-        state.spills.append(job.spill)
-        if result.counts is not None:
-            counts.add(result.counts)
-    return passes, counts.table()
-
-
-def _build_vocab(counts: pa.Table, train: _Pass, cfg: CorpusConfig) -> Vocab:
+def _build_vocab(counts: pa.Table, train: SplitPass, cfg: CorpusConfig) -> Vocab:
     """The vocabulary from the training counts, refusing one with fewer than 2 words."""
     if train.tokens == train.lines:
         raise CorpusError(
@@ -321,7 +169,7 @@ def _write_split(
     fs: fsspec.AbstractFileSystem,
     root: str,
     split: str,
-    state: _Pass,
+    state: SplitPass,
     vocab: Vocab,
     cfg: CorpusConfig,
 ) -> SplitInfo:
@@ -381,7 +229,7 @@ def prepare_corpus(
     fs, root = fsspec.core.url_to_fs(out_dir)
     root = root.rstrip("/")
     with tempfile.TemporaryDirectory(prefix="lightrnn-prepare-", dir=cfg.tmp_dir) as scratch:
-        passes, counts = _tokenize_all(splits, cfg, scratch, progress)
+        passes, counts = tokenize_splits(splits, cfg, scratch, progress)
         vocab = _build_vocab(counts, passes["train"], cfg)
         fs.makedirs(root, exist_ok=True)
         _clear(fs, root)
