@@ -44,6 +44,7 @@ class Candidates:
     cost: np.ndarray  # [V, K] float64, cost minus `shift`; +inf marks an unused slot
     shift: np.ndarray  # [V] float64, the word's cheapest cost over all cells (subtracted)
     outside: np.ndarray  # [V] float64, lower bound (minus shift) on any cell not in the list
+    current: np.ndarray  # [V] float64, cost (minus shift) of the word's current cell
 
 
 def build_candidates(
@@ -65,6 +66,7 @@ def build_candidates(
     out_cost = np.empty((vocab_size, width), dtype=np.float64)
     shift = np.empty(vocab_size, dtype=np.float64)
     outside = np.empty(vocab_size, dtype=np.float64)
+    current = np.empty(vocab_size, dtype=np.float64)
     for start in range(0, vocab_size, chunk):
         stop = min(start + chunk, vocab_size)
         b = stop - start
@@ -91,7 +93,8 @@ def build_candidates(
         out_cost[start:stop, m] = np.where(dup, np.inf, cur_cost - best)
         shift[start:stop] = best
         outside[start:stop] = beyond - best
-    return Candidates(out_cells, out_cost, shift, outside)
+        current[start:stop] = cur_cost - best
+    return Candidates(out_cells, out_cost, shift, outside, current)
 
 
 def _best(costs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -114,15 +117,15 @@ def _best(costs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 def auction_eps(cand: Candidates, n_cells: int, tol: float) -> tuple[float, float]:
     """(eps0, eps_final) for the auction: exact for integer costs, else the total error bound
-    (V + D) * eps_final is `tol` times what the current table could gain at most."""
+    (V + D) * eps_final is `tol` times what the current table could gain at most; never below
+    1e-12 of the largest cost, where float64 prices would stop moving."""
     finite = np.isfinite(cand.cost)
     top = float(cand.cost[finite].max(initial=0.0))
     if np.array_equal(cand.cost[finite], np.round(cand.cost[finite])):
         eps_final = 1.0 / (n_cells + 1)
     else:
-        cur = cand.cost[:, -1]
-        gain = float(cur[np.isfinite(cur)].sum())
-        eps_final = max(tol * gain, 1e-300) / n_cells
+        eps_final = tol * float(cand.current.sum()) / n_cells
+    eps_final = max(eps_final, 1e-12 * top, 1e-300)
     return max(top / 5.0, eps_final), eps_final
 
 

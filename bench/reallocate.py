@@ -1,0 +1,181 @@
+"""Benchmark the reallocation solvers on costs with LightRNN's structure.
+
+For each vocabulary size: synthetic l_r, l_c (lightrnn/allocate_synthetic.py: latent word groups
+that prefer a few rows and columns, Zipf counts, float32) and a random current table; then each
+method in a fresh subprocess, so that its peak RSS (inputs included, as in the pipeline) is its
+own. Prints a Markdown table and writes JSON (default bench/results/reallocate.json).
+
+    .venv/bin/python bench/reallocate.py                         # the README's table (~15 min)
+    .venv/bin/python bench/reallocate.py --sizes 10000,33278 --candidates 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SIZES = "10000,33278,100000,300000,793471"
+EXACT_MAX_WORDS = 10_000  # dense lapjv: 0.8 GB of costs and ~12 s here; beyond, hours or OOM
+
+
+def run_one(args: argparse.Namespace) -> dict:
+    """One method on one size, in this process: the measurements as a dict."""
+    sys.path.insert(0, str(ROOT))
+    from lightrnn.allocate import AllocateConfig, assign
+    from lightrnn.allocate_synthetic import synthetic_costs
+    from lightrnn.table import Table
+
+    start = time.perf_counter()
+    l_r, l_c = synthetic_costs(args.one, seed=args.seed)
+    current = Table.random(args.one, seed=args.seed + 1)
+    gen_seconds = time.perf_counter() - start
+    config = AllocateConfig(
+        method=args.method,
+        candidates=args.candidates,
+        candidate_rows=args.candidate_rows,
+        solver=args.solver,
+        exact_max_bytes=1 << 40 if args.method == "exact" else AllocateConfig.exact_max_bytes,
+    )
+    _, report = assign(l_r, l_c, current, config=config)
+    out = report.to_dict()
+    out["generate_seconds"] = gen_seconds
+    out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return out
+
+
+def spawn(size: int, method: str, args: argparse.Namespace) -> dict:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--one",
+        str(size),
+        "--method",
+        method,
+        "--candidates",
+        str(args.candidates),
+        "--candidate-rows",
+        str(args.candidate_rows),
+        "--solver",
+        args.solver,
+        "--seed",
+        str(args.seed),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"error": (proc.stderr or proc.stdout)[-2000:], "method": method}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def pct(a: float | None, b: float | None) -> float | None:
+    if a is None or b is None:
+        return None
+    return (a / b - 1.0) * 100.0
+
+
+def summarise(size: int, runs: dict[str, dict], headline: str) -> dict:
+    main = runs[headline]
+    exact = runs.get("exact", {}).get("objective_after")
+    greedy = runs.get("greedy", {}).get("objective_after")
+    return {
+        "V": size,
+        "R": main["n_rows"],
+        "C": main["n_cols"],
+        "method": f"{main['method']} ({main['solver']})",
+        "seconds": main["seconds"],
+        "peak_rss_gib": main["peak_rss_gib"],
+        "objective": main["objective_after"],
+        "vs_exact_pct": pct(main["objective_after"], exact),
+        "vs_greedy_pct": pct(main["objective_after"], greedy),
+        "vs_current_pct": pct(main["objective_after"], main["objective_before"]),
+        "words_moved": main["words_moved"],
+        "gap_bound_pct": None if main["gap_bound"] is None else 100 * main["gap_bound"],
+        "greedy_seconds": runs.get("greedy", {}).get("seconds"),
+        "exact_seconds": runs.get("exact", {}).get("seconds"),
+        "runs": runs,
+    }
+
+
+def fmt(value: float | None, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def markdown(rows: list[dict]) -> str:
+    lines = [
+        "| V | table | method | seconds | peak RSS GiB | vs exact | vs greedy | vs current "
+        "| words moved | exact s | greedy s |",
+        "| ---: | :---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['V']:,} | {r['R']} x {r['C']} | {r['method']} | {r['seconds']:.1f} "
+            f"| {r['peak_rss_gib']:.2f} | {fmt(r['vs_exact_pct'], '+.4f')}% "
+            f"| {fmt(r['vs_greedy_pct'], '+.2f')}% | {fmt(r['vs_current_pct'], '+.2f')}% "
+            f"| {r['words_moved']:,} | {fmt(r['exact_seconds'], '.1f')} "
+            f"| {fmt(r['greedy_seconds'], '.1f')} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated vocab sizes")
+    parser.add_argument("--candidates", type=int, default=128, help="sparse: cells per word")
+    parser.add_argument("--candidate-rows", type=int, default=16, help="sparse: best rows/cols")
+    parser.add_argument("--solver", default="auto", help="sparse: auto, auction or lapmod")
+    parser.add_argument("--methods", default="sparse,exact,greedy", help="what to run per size")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(ROOT / "bench/results/reallocate.json"))
+    parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one size
+    parser.add_argument("--method", default="sparse", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one is not None:
+        print(json.dumps(run_one(args)))
+        return
+    rows = []
+    methods = [m for m in args.methods.split(",") if m]
+    for size in (int(s) for s in args.sizes.split(",")):
+        runs = {}
+        for method in methods:
+            if method == "exact" and size > EXACT_MAX_WORDS:
+                continue
+            runs[method] = spawn(size, method, args)
+            if "error" in runs[method]:
+                print(f"V={size} {method} failed:\n{runs[method]['error']}", file=sys.stderr)
+                runs.pop(method)
+                continue
+            r = runs[method]
+            print(
+                f"V={size:,} {method}: {r['seconds']:.1f} s, {r['peak_rss_gib']:.2f} GiB, "
+                f"objective {r['objective_after']:.6g}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if methods[0] in runs:
+            rows.append(summarise(size, runs, methods[0]))
+    table = markdown(rows)
+    print(table)
+    command = "python bench/reallocate.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = {
+        "command": command.strip(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}",
+        "candidates": args.candidates,
+        "candidate_rows": args.candidate_rows,
+        "seed": args.seed,
+        "sizes": rows,
+        "markdown": table,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
