@@ -47,8 +47,20 @@ def run_one(args: argparse.Namespace) -> dict:
     _, report = assign(l_r, l_c, current, config=config)
     out = report.to_dict()
     out["generate_seconds"] = gen_seconds
-    out["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    out["peak_rss_gib"] = peak_rss_gib()
     return out
+
+
+def peak_rss_gib() -> float:
+    """This process's peak resident memory: VmHWM (ru_maxrss would also count the parent's
+    pages from before the exec), ru_maxrss where /proc is missing."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def spawn(size: int, method: str, args: argparse.Namespace) -> dict:
