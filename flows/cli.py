@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(store_app, name="store")
-console = Console()
+console = Console(soft_wrap=True)
 
 StoreOpt = Annotated[
     str | None,

@@ -1,0 +1,89 @@
+"""Pytest plugin: a real local Prefect server for the pipeline tests, started once per session.
+
+Temporary PREFECT_HOME, a free loopback port; every flow in the session (in process or in a
+subprocess) talks to it, so no test pays for an ephemeral server of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    api_url: str
+    home: Path
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """Environment for a subprocess that should use this server."""
+        env = dict(os.environ)
+        env.update(
+            PREFECT_API_URL=self.api_url,
+            PREFECT_HOME=str(self.home),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            OMP_NUM_THREADS="1",
+            PREFECT_LOGGING_LEVEL="INFO",
+        )
+        env.update(extra)
+        return env
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    server = PrefectServer(f"http://127.0.0.1:{port}/api", home)
+    log = open(home / "server.log", "wb")  # noqa: SIM115 - closed at teardown
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server.env(PREFECT_API_URL=""),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(f"{server.api_url}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(
+                "the Prefect server did not start: " + (home / "server.log").read_text()[-3000:]
+            )
+        time.sleep(0.5)
+    yield server
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    log.close()
+
+
+@pytest.fixture
+def prefect_api(prefect_server: PrefectServer) -> Iterator[PrefectServer]:
+    """Flows run in this process report to the session's server."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
+        yield prefect_server

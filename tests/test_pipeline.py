@@ -1,0 +1,216 @@
+"""The Prefect pipeline end to end, on a slice of a real corpus, against a real Prefect server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from pipeline_helpers import REPO, final_table_bytes, final_weights, wikitext_slice
+
+import storage
+from flows.pipeline import lightrnn_pipeline
+from flows.plan import plan_run
+from lightrnn.errors import ConfigError, CorpusError
+
+pytestmark = [pytest.mark.prefect, pytest.mark.slow]
+LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return wikitext_slice(tmp_path_factory.mktemp("wt2-slice"))
+
+
+def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    url = f"file://{tmp_path}/store"
+    summary = lightrnn_pipeline(corpus=str(corpus), store=url, profile="tiny")
+    run, rows = summary["run"], summary["rounds"]
+    assert summary["stop_reason"] in {"stable", "no_improvement", "max_rounds"}
+    assert [r["round"] for r in rows] == list(range(1, len(rows) + 1))
+    assert len(rows) == 2 or summary["stop_reason"] != "max_rounds"
+    store = storage.open_store(url)
+    names = set(store.names())
+    for r in rows:
+        assert f"runs/{run}/round-{r['round']}/model" in names
+        assert f"runs/{run}/round-{r['round']}/model-eval/valid" in names
+    assert {f"runs/{run}/round-1/model-costs", f"runs/{run}/round-1/table-next"} <= names
+    assert {f"runs/{run}/final", f"runs/{run}/report", "stable/default"} <= names
+    assert any(n.startswith("corpora/") for n in names)
+    assert any(n.startswith("tables/") for n in names)
+    assert rows[0]["objective_after"] <= rows[0]["objective_before"]
+    report = store.read_bytes(f"runs/{run}/report").decode()
+    assert "| round | steps | train_ppl | valid_ppl | words_moved |" in report
+    assert f"runs/{run}/final" in report
+
+    with get_client(sync_client=True) as client:
+        keys = [f"report-{run}", f"rounds-{run}", f"train-{run}-round-1"]
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+        )
+    by_key = {}
+    for a in artifacts:
+        by_key.setdefault(a.key, []).append(a)
+    assert by_key[f"report-{run}"][0].type == "markdown"
+    assert "LightRNN run" in by_key[f"report-{run}"][0].data
+    table = by_key[f"rounds-{run}"]
+    assert table[0].type == "table" and len(table) == len(rows)  # a version per round
+    progress = by_key[f"train-{run}-round-1"][0]
+    assert progress.type == "progress" and progress.data == 100.0
+    assert "steps" in progress.description
+
+    # A second run on the same inputs is a store hit everywhere: no new version of anything.
+    before = {n: len(store.versions(n)) for n in names}
+    again = lightrnn_pipeline(corpus=str(corpus), store=url, profile="tiny")
+    assert again["run"] == run and again["test_ppl"] == summary["test_ppl"]
+    after = {n: len(store.versions(n)) for n in store.names()}
+    assert {k: v for k, v in after.items() if k != f"runs/{run}/report"} == {
+        k: v for k, v in before.items() if k != f"runs/{run}/report"
+    }
+
+
+KILL_SETTINGS = [
+    "--set",
+    "model.hidden_dim=96",
+    "--set",
+    "train.max_steps=240",
+    "--set",
+    "pipeline.checkpoint_steps=20",
+    "--set",
+    "train.eval_every=80",
+    "--set",
+    "train.early_stop_patience=0",
+]
+
+
+def _run_cli(args, server, **kw):
+    return subprocess.Popen(
+        [LIGHTRNN, "run", *args],
+        env=server.env(),
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        **kw,
+    )
+
+
+def test_killed_run_resumes_from_checkpoint_and_ends_bitwise_equal(
+    prefect_server, corpus, tmp_path
+):
+    args = ["--corpus", str(corpus), "--profile", "tiny", *KILL_SETTINGS]
+    whole = f"file://{tmp_path}/whole"
+    proc = _run_cli([*args, "--store", whole], prefect_server)
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out.decode()[-4000:]
+
+    killed = f"file://{tmp_path}/killed"
+    proc = _run_cli([*args, "--store", killed], prefect_server)
+    checkpoints = Path(tmp_path / "killed" / "refs" / "runs")
+    deadline = time.monotonic() + 300
+    while not list(checkpoints.glob("*/round-2/checkpoint/v*.json")):
+        assert proc.poll() is None, "the run ended before round 2 checkpointed"
+        assert time.monotonic() < deadline, "no round-2 checkpoint within 5 minutes"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = storage.open_store(killed)
+    run = next(checkpoints.iterdir()).name
+    assert not store.exists(f"runs/{run}/round-2/model")  # killed mid-round
+    round1 = store.versions(f"runs/{run}/round-1/model")
+
+    proc = _run_cli([*args, "--store", killed], prefect_server)
+    out, _ = proc.communicate(timeout=600)
+    text = out.decode()
+    assert proc.returncode == 0, text[-4000:]
+    assert "round 1 already trained" in text or "train-round-1' - Finished in state Cached" in text
+    assert "resuming round 2 from" in text
+    assert store.versions(f"runs/{run}/round-1/model") == round1  # not retrained
+    a, b = final_weights(whole, run), final_weights(killed, run)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert final_table_bytes(whole, run) == final_table_bytes(killed, run)
+
+
+def test_bad_parameters_fail_before_any_work(corpus, tmp_path, monkeypatch):
+    url = f"file://{tmp_path}/store"
+    with pytest.raises(ConfigError, match="unknown profile 'huge': choose one of tiny, demo"):
+        plan_run(str(corpus), url, "huge", None, None)
+    with pytest.raises(ConfigError, match=r"override 'train\.learning_rate'.*fields: batch_size"):
+        plan_run(str(corpus), url, "tiny", None, {"train.learning_rate": 1})
+    with pytest.raises(CorpusError, match="does-not-exist"):
+        plan_run(str(tmp_path / "does-not-exist"), url, "tiny", None, None)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    with pytest.raises(storage.StoreConnectionError, match=r"127\.0\.0\.1:9"):
+        plan_run(str(corpus), "s3://bucket/prefix", "tiny", None, None)
+    assert not (tmp_path / "store").exists()
+
+
+def test_cli_prints_bad_input_as_one_line(tmp_path):
+    proc = subprocess.run(
+        [LIGHTRNN, "run", "--profile", "huge", "--store", f"file://{tmp_path}/s"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error: unknown profile 'huge'")
+    assert "Traceback" not in proc.stderr
+
+
+def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
+    env = prefect_server.env(PWD=str(REPO))
+    prefect = str(Path(sys.executable).parent / "prefect")
+
+    def cli(*args):
+        done = subprocess.run(
+            [prefect, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=180
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        return done.stdout
+
+    cli("work-pool", "create", "local", "--type", "process", "--overwrite")
+    cli("--no-prompt", "deploy", "--all")
+    worker = subprocess.Popen(
+        [prefect, "worker", "start", "--pool", "local"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        url = f"file://{tmp_path}/store"
+        out = cli(
+            "deployment",
+            "run",
+            "lightrnn-pipeline/train",
+            "--param",
+            f"corpus={corpus}",
+            "--param",
+            f"store={url}",
+            "--param",
+            "profile=tiny",
+            "--watch",
+            "--watch-timeout",
+            "400",
+        )
+        assert "Completed" in out, out[-3000:]
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+    store = storage.open_store(url)
+    reports = [n for n in store.names("runs/") if n.endswith("/report")]
+    assert len(reports) == 1
+    summary = store.resolve(reports[0]).meta["summary"]
+    assert json.dumps(summary) and summary["profile"] == "tiny"
