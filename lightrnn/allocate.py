@@ -29,6 +29,7 @@ from lightrnn.table import Table
 
 METHODS = ("auto", "exact", "sparse", "greedy")
 SOLVERS = ("auto", "auction", "lapmod")
+LAPMOD_MAX_WORDS = 200_000  # solver="auto" without numba: past this, lapmod is hopeless
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,12 @@ def assign(
         solver = config.solver
         if solver == "auto":
             solver = "auction" if allocate_sparse.HAVE_NUMBA else "lapmod"
+            if solver == "lapmod" and current.vocab_size > LAPMOD_MAX_WORDS:
+                raise ConfigError(
+                    f"sparse reallocation of {current.vocab_size} words needs numba for the "
+                    "auction solver (pip install numba==0.68.1); lapmod would take hours at this "
+                    "size (pass solver='lapmod' to run it anyway)"
+                )
         if solver == "auction":
             cells, details = allocate_sparse.solve_auction(cand, n_cells, config.tol)
             lower_bound = details.pop("lower_bound")

@@ -119,12 +119,14 @@ def auction_eps(cand: Candidates, n_cells: int, tol: float) -> tuple[float, floa
     """(eps0, eps_final) for the auction: exact for integer costs, else the total error bound
     (V + D) * eps_final is `tol` times what the current table could gain at most; never below
     1e-12 of the largest cost, where float64 prices would stop moving."""
-    finite = np.isfinite(cand.cost)
-    top = float(cand.cost[finite].max(initial=0.0))
-    if np.array_equal(cand.cost[finite], np.round(cand.cost[finite])):
-        eps_final = 1.0 / (n_cells + 1)
-    else:
-        eps_final = tol * float(cand.current.sum()) / n_cells
+    top, integral = 0.0, True
+    for start in range(0, cand.cost.shape[0], 8192):  # chunked: no [V, K] temporaries
+        block = cand.cost[start : start + 8192]
+        block = block[np.isfinite(block)]
+        top = max(top, float(block.max(initial=0.0)))
+        integral = integral and bool(np.array_equal(block, np.round(block)))
+    gain = float(cand.current.sum())  # the most any table can gain over the current one
+    eps_final = 1.0 / (n_cells + 1) if integral else tol * gain / n_cells
     eps_final = max(eps_final, 1e-12 * top, 1e-300)
     return max(top / 5.0, eps_final), eps_final
 
