@@ -208,3 +208,19 @@ def test_synthetic_costs_are_reproducible_and_shaped() -> None:
     assert (a_r > 0).all() and np.isfinite(a_r).all()
     # Zipf: the first (most frequent) word's costs dwarf the last one's
     assert a_r[0].min() > 10 * a_r[-1].max()
+
+
+def test_large_sparse_without_numba_asks_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lightrnn.allocate as allocate
+    import lightrnn.allocate_sparse as allocate_sparse
+
+    monkeypatch.setattr(allocate_sparse, "HAVE_NUMBA", False)
+    monkeypatch.setattr(allocate, "LAPMOD_MAX_WORDS", 20)
+    l_r, l_c = synthetic_costs(23, seed=0)
+    with pytest.raises(ConfigError, match=r"23 words needs numba.*solver='lapmod'"):
+        assign(l_r, l_c, Table.random(23, seed=0), method="sparse")
+    _, report = assign(
+        l_r, l_c, Table.random(23, seed=0), config=AllocateConfig("sparse", solver="lapmod")
+    )
+    assert report.solver == "lapmod"
+    assert report.objective_after <= report.objective_before
