@@ -164,9 +164,7 @@ class RunSettings:
         out: dict[str, Any] = {"profile": self.profile, "model": dict(self.model)}
         for section in SECTIONS:
             out[section] = dataclasses.asdict(getattr(self, section))
-        # Speed-only corpus settings do not change the output: keep them out of digests.
-        for field in ("workers", "block_bytes", "tmp_dir"):
-            out["corpus"].pop(field, None)
+        out["corpus"] = self.corpus.output_settings()  # speed-only fields never name data
         return out
 
     def digest(self) -> str:

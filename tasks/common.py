@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
 from prefect.cache_policies import INPUTS, TASK_SOURCE, CachePolicy
 from prefect.client.schemas.objects import TaskRun
+from prefect.context import TaskRunContext
 from prefect.states import State
 from prefect.tasks import Task
+from prefect.utilities.hashing import hash_objects
 
 import storage
 from lightrnn.errors import LightRNNError
@@ -40,13 +43,6 @@ def code_version() -> str:
         return metadata.version("lightrnn-flow")
     except metadata.PackageNotFoundError:
         return "dev"
-
-
-# Prefect's own cache is a local speed-up on top of the store: same inputs, same task source,
-# same package version -> the persisted small reference is reused without touching the store.
-CACHE: CachePolicy = (
-    INPUTS + TASK_SOURCE + CachePolicy.from_cache_key_fn(lambda _context, _params: code_version())
-)
 
 
 def retry_on_io(_task: Task, _run: TaskRun, state: State) -> bool:
@@ -84,3 +80,38 @@ def find(store: storage.Store, name: str) -> Ref | None:
     if not store.exists(name):
         return None
     return Ref.of(store.resolve(name, "latest"))
+
+
+@dataclass
+class StoreBackedCache(CachePolicy):
+    """Prefect's cache as a speed-up on top of the store, never instead of it.
+
+    The key is inputs + task source + package version + the digest of the task's output as the
+    store holds it now; with no output in the store there is no key, so the task runs. A wiped
+    or garbage-collected store can never be papered over by a stale cached reference.
+    """
+
+    output_name: Callable[[dict[str, Any]], str] = field(default=lambda _: "")
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        try:
+            store = open_store(inputs["store_url"])
+            name = self.output_name(inputs)
+            if not store.exists(name):
+                return None
+            output = store.resolve(name, "latest").digest
+        except Exception:
+            return None
+        base = (INPUTS + TASK_SOURCE).compute_key(task_ctx, inputs, flow_parameters, **kwargs)
+        return hash_objects(base, code_version(), name, output)
+
+
+def cached(output_name: Callable[[dict[str, Any]], str]) -> dict[str, Any]:
+    """Task options: persisted results, cached while `output_name(params)` is in the store."""
+    return {"cache_policy": StoreBackedCache(output_name=output_name), "persist_result": True}

@@ -47,9 +47,7 @@ def prepare_corpus_task(
     logger = get_run_logger()
     config = CorpusConfig(**corpus_settings)
     sums = {split: file_sha256(url) for split, url in sorted(splits.items())}
-    output_settings = {
-        k: v for k, v in corpus_settings.items() if k not in ("workers", "block_bytes", "tmp_dir")
-    }
+    output_settings = config.output_settings()
     key = digest(sums, output_settings)
     name = f"corpora/{key}"
     store = open_store(store_url)

@@ -10,16 +10,19 @@ from prefect import get_run_logger, task
 from lightrnn.corpus import open_split
 from lightrnn.evaluate import evaluate
 from tasks.artifacts import get_model
-from tasks.common import CACHE, IO_RETRIES, Ref, open_store
+from tasks.common import IO_RETRIES, Ref, cached, open_store
 from tasks.corpus import CorpusInfo
+
+
+def eval_name(model_ref: Ref, split: str) -> str:
+    return f"{model_ref.name}-eval/{split}"
 
 
 @task(
     name="evaluate",
     task_run_name="evaluate-{split}",
-    cache_policy=CACHE,
-    persist_result=True,
     **IO_RETRIES,
+    **cached(lambda p: eval_name(p["model_ref"], p["split"])),
 )
 def evaluate_task(
     store_url: str,
@@ -31,9 +34,9 @@ def evaluate_task(
 ) -> dict[str, Any]:
     """{"split", "ppl", "nll", "tokens", "seconds"} over a whole split, stored by the model."""
     store = open_store(store_url)
-    name = f"{model_ref.name}-eval/{split}"
+    name = eval_name(model_ref, split)
     if store.exists(name):
-        return store.resolve(name, "latest").meta
+        return dict(store.resolve(name, "latest").meta)
     model, _, _ = get_model(store, model_ref)
     corpus_dir = store.get(corpus.ref.name, corpus.ref.version)
     result = evaluate(model, open_split(str(corpus_dir), split), batch_size=batch_size, bptt=bptt)

@@ -5,23 +5,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lightrnn.allocate import AllocateConfig, assign
 from prefect import get_run_logger, task
 
+from lightrnn.allocate import AllocateConfig, assign
 from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks.artifacts import get_model, get_table, put_table
-from tasks.common import CACHE, IO_RETRIES, Ref, find, open_store
+from tasks.common import IO_RETRIES, Ref, cached, find, open_store
 from tasks.corpus import CorpusInfo
 
 
-@task(name="accumulate-costs", cache_policy=CACHE, persist_result=True, **IO_RETRIES)
+def costs_name(model_ref: Ref) -> str:
+    return f"{model_ref.name}-costs"
+
+
+@task(name="accumulate-costs", **IO_RETRIES, **cached(lambda p: costs_name(p["model_ref"])))
 def accumulate_costs_task(
     store_url: str, model_ref: Ref, corpus: CorpusInfo, cost_settings: dict[str, Any]
 ) -> Ref:
     """l_r and l_c of the fixed model over the training split, stored beside the model."""
     store = open_store(store_url)
-    name = f"{model_ref.name}-costs"
+    name = costs_name(model_ref)
     existing = find(store, name)
     if existing is not None:
         return existing
@@ -50,7 +54,7 @@ class Reallocation:
     report: dict[str, Any]  # objective before/after, words moved, method, seconds
 
 
-@task(name="reallocate", cache_policy=CACHE, persist_result=True, **IO_RETRIES)
+@task(name="reallocate", **IO_RETRIES, **cached(lambda p: p["name"]))
 def reallocate_task(
     store_url: str, costs_ref: Ref, table_ref: Ref, name: str, allocate_settings: dict[str, Any]
 ) -> Reallocation:
@@ -58,7 +62,8 @@ def reallocate_task(
     store = open_store(store_url)
     existing = find(store, name)
     if existing is not None:
-        return Reallocation(existing, store.resolve(existing.name, existing.version).meta["report"])
+        report = store.resolve(existing.name, existing.version).meta["report"]
+        return Reallocation(existing, dict(report))
     costs = Costs.from_bytes(store.read_bytes(costs_ref.name, costs_ref.version, "costs.npz"))
     current = get_table(store, table_ref)
     new_table, report = assign(

@@ -8,17 +8,25 @@ from lightrnn.bootstrap import carry_over_table
 from lightrnn.table import Table
 from lightrnn.vocab import Vocab
 from tasks.artifacts import get_table, put_table
-from tasks.common import CACHE, IO_RETRIES, Ref, digest, find, open_store
+from tasks.common import IO_RETRIES, Ref, cached, digest, find, open_store
 from tasks.corpus import CorpusInfo
 
 
-@task(name="initial-table", cache_policy=CACHE, persist_result=True, **IO_RETRIES)
+def table_name(corpus: CorpusInfo, seed: int, warm_start: Ref | None) -> str:
+    return f"tables/{digest(corpus.digest, seed, str(warm_start) if warm_start else None)}"
+
+
+@task(
+    name="initial-table",
+    **IO_RETRIES,
+    **cached(lambda p: table_name(p["corpus"], p["seed"], p.get("warm_start"))),
+)
 def initial_table_task(
     store_url: str, corpus: CorpusInfo, seed: int, warm_start: Ref | None = None
 ) -> Ref:
     """A seeded random table, or the warm-start table with each surviving word in its cell."""
     store = open_store(store_url)
-    name = f"tables/{digest(corpus.digest, seed, str(warm_start) if warm_start else None)}"
+    name = table_name(corpus, seed, warm_start)
     existing = find(store, name)
     if existing is not None:
         return existing

@@ -22,7 +22,7 @@ from lightrnn.corpus import open_split
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.train import TrainConfig, Trainer, TrainResult
 from tasks.artifacts import get_table, load_tensors, put_model, tensors_to_bytes
-from tasks.common import CACHE, IO_RETRIES, Ref, find, open_store
+from tasks.common import IO_RETRIES, Ref, cached, find, open_store
 from tasks.corpus import CorpusInfo
 from tasks.monitor import TrainingMonitor
 
@@ -47,9 +47,8 @@ def round_name(run_key: str, round_index: int, what: str) -> str:
     name="train-round",
     task_run_name="train-round-{round_index}",
     tags=["gpu"],
-    cache_policy=CACHE,
-    persist_result=True,
     **IO_RETRIES,
+    **cached(lambda p: round_name(p["run_key"], p["round_index"], "model")),
 )
 def train_round_task(
     store_url: str,

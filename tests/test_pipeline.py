@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -76,6 +77,12 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
     assert {k: v for k, v in after.items() if k != f"runs/{run}/report"} == {
         k: v for k, v in before.items() if k != f"runs/{run}/report"
     }
+
+    # Prefect's cache never outlives the store: wiped, the store is rebuilt, not trusted.
+    shutil.rmtree(tmp_path / "store")
+    rebuilt = lightrnn_pipeline(corpus=str(corpus), store=url, profile="tiny")
+    assert rebuilt["run"] == run and rebuilt["test_ppl"] == summary["test_ppl"]
+    assert set(storage.open_store(url).names()) == names
 
 
 KILL_SETTINGS = [
