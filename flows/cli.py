@@ -180,6 +180,39 @@ def evaluate(
 
 
 @app.command()
+def table(
+    model: Annotated[
+        str, typer.Option(help="Model artifact: NAME[@VERSION], e.g. runs/<run>/final.")
+    ],
+    store: StoreOpt = None,
+    rows: Annotated[int, typer.Option(help="Show the rows of the most frequent words.")] = 10,
+    words: Annotated[int, typer.Option(help="Words shown per row or column.")] = 10,
+    word: Annotated[str | None, typer.Option(help="Show this word's row and column.")] = None,
+) -> None:
+    """Look inside a model's table: which words share a row or a column."""
+    import storage
+    from lightrnn.errors import CheckpointError
+    from lightrnn.table_view import frequent_rows, neighbours
+    from tasks.artifacts import get_model
+
+    lm, vocab, _ = get_model(storage.open_store(store), model)
+    allocation = getattr(lm, "table", None)
+    if allocation is None:
+        raise CheckpointError(f"{model} is a baseline model: it has no LightRNN table")
+    console.print(
+        f"{allocation.vocab_size:,} words in {allocation.n_rows} x {allocation.n_cols} cells"
+    )
+    lines = (
+        neighbours(allocation, vocab.tokens, word, words)
+        if word
+        else frequent_rows(allocation, vocab.tokens, rows, words)
+    )
+    for line in lines:
+        more = f" (+{line.size - len(line.words)})" if line.size > len(line.words) else ""
+        console.print(f"{line.axis} {line.index:>4}: {' '.join(line.words)}{more}")
+
+
+@app.command()
 def profiles() -> None:
     """List the named profiles and their settings."""
     import json
