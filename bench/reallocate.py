@@ -47,8 +47,10 @@ def run_one(args: argparse.Namespace) -> dict:
         solver=args.solver,
         exact_max_bytes=1 << 40 if args.method == "exact" else AllocateConfig.exact_max_bytes,
     )
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     _, report = assign(l_r, l_c, current, config=config)
     out = report.to_dict()
+    out["loadavg_1min"] = [load, os.getloadavg()[0]]
     out["generate_seconds"] = gen_seconds
     out["peak_rss_gib"] = peak_rss_gib()
     return out

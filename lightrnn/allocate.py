@@ -139,9 +139,11 @@ def assign(
         cells = _solve_dense(l_r, l_c, current, config.chunk)
         solver = "lapjv"
     elif chosen == "sparse":
+        built = time.perf_counter()
         cand = allocate_sparse.build_candidates(
             l_r, l_c, current.cells, config.candidate_rows, config.candidates, config.chunk
         )
+        built = time.perf_counter() - built
         candidates = cand.cells.shape[1] - 1
         solver = config.solver
         if solver == "auto":
@@ -158,6 +160,7 @@ def assign(
         else:
             cells, details = allocate_sparse.solve_lapmod(cand, n_cells, 4 * current.vocab_size)
         details.pop("solver")
+        details["candidates_seconds"] = built
     else:
         cells = greedy_rows_then_cols(l_r, l_c, config.greedy_rows)
         solver = "greedy"
