@@ -75,6 +75,9 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
             )
         time.sleep(0.5)
     yield server
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)  # send the session's last logs while the server is up
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     log.close()

@@ -57,3 +57,15 @@ def test_table_shows_rows_and_a_words_neighbours(tmp_path):
     assert f"row {int(model.table.rows[w]):>4}:" in result.output
     assert f"column {int(model.table.cols[w]):>4}:" in result.output
     assert "cat" in result.output.split()
+
+
+def test_prepare_prints_vocabulary_and_token_counts(prefect_api, tmp_path):
+    from pipeline_helpers import WIKITEXT
+
+    url = f"file://{tmp_path}/store"
+    result = runner.invoke(app, ["prepare", str(WIKITEXT), "--store", url])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert "vocabulary 33,278 words" in lines
+    assert {"train 2,088,628 tokens", "valid 217,646 tokens", "test 245,569 tokens"} <= set(lines)
+    assert [n for n in storage.open_store(url).names() if n.startswith("corpora/")]
