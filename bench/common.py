@@ -34,6 +34,7 @@ def environment(device: torch.device) -> dict[str, Any]:
         "python": platform.python_version(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "torch_threads": torch.get_num_threads(),
+        "load_average_1m": os.getloadavg()[0],  # others' work on the machine skews CPU timings
         "git_commit": git_commit(),
     }
     if device.type == "cuda":

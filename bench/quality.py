@@ -358,7 +358,26 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         device=args.device,
     )
     device = resolve_device(args.device)
+    out = args.out or str(ROOT / f"bench/results/quality-{device.type}.json")
     corpora: dict[str, dict] = {}
+
+    def save(done: bool) -> dict[str, Any]:
+        """The JSON so far: written after every model, so a run cut short keeps its results."""
+        targets = summarise(corpora)
+        result = {
+            "command": command_line("quality.py", argv),
+            "env": environment(device),
+            "setting": asdict(s),
+            "allocate_method": allocate_method(s.allocate),
+            "steps_per_round": s.steps // s.rounds,
+            "complete": done,
+            "corpora": corpora,
+            "targets": targets,
+            "markdown": markdown(corpora, targets),
+        }
+        write_json(out, result)
+        return result
+
     with tempfile.TemporaryDirectory(prefix="lightrnn-quality-", dir=args.work_dir) as work:
         for name in names:
             source = corpus_dir(name, args.data_root)
@@ -366,22 +385,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 corpora[name] = {"skipped": f"no {name} corpus found (pass --data-root)"}
                 continue
             root, info = prepare(name, source, Path(work))
-            info["models"] = {kind: train_model(kind, name, root, s) for kind in models}
-            corpora[name] = info
-    targets = summarise(corpora)
-    table = markdown(corpora, targets)
-    print(table)
-    result = {
-        "command": command_line("quality.py", argv),
-        "env": environment(device),
-        "setting": asdict(s),
-        "allocate_method": allocate_method(s.allocate),
-        "steps_per_round": s.steps // s.rounds,
-        "corpora": corpora,
-        "targets": targets,
-        "markdown": table,
-    }
-    write_json(args.out or str(ROOT / f"bench/results/quality-{device.type}.json"), result)
+            corpora[name] = {**info, "models": {}}
+            for kind in models:
+                corpora[name]["models"][kind] = train_model(kind, name, root, s)
+                save(done=False)
+    result = save(done=True)
+    print(result["markdown"])
     return result
 
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightrnn.allocate import AllocateConfig
-
 from lightrnn.corpus import CorpusConfig
 from lightrnn.costs import CostConfig
 from lightrnn.errors import ConfigError

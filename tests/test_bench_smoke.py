@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is scripts, not an installed package
@@ -18,6 +19,7 @@ sys.path.insert(0, str(ROOT))  # bench/ is scripts, not an installed package
 from bench import quality, throughput  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
+CARRIED = ROOT / ".lightrnn" / "data"  # where bench/gpu_suite.sh has a GPU machine find PTB
 BUNDLED = ROOT / "data" / "wikitext-2"
 TOY = ["--device", "cpu", "--hidden", "16", "--layers", "1", "--batch", "4", "--bptt", "6"]
 
@@ -25,7 +27,7 @@ TOY = ["--device", "cpu", "--hidden", "16", "--layers", "1", "--batch", "4", "--
 def test_throughput_measures_every_model_and_size(tmp_path):
     out = tmp_path / "t.json"
     sizes = [300, 1000]
-    argv = [*TOY, "--sizes", "300,1000", "--steps", "2", "--warmup", "1"]
+    argv = [*TOY, "--sizes", "300,1000", "--steps", "2", "--warmup", "1", "--repeat", "2"]
     argv += ["--infer-words", "4", "--infer-warmup", "1", "--in-process", "--out", str(out)]
     result = throughput.main([*argv, "--profile"])
     saved = json.loads(out.read_text())
@@ -40,6 +42,7 @@ def test_throughput_measures_every_model_and_size(tmp_path):
         assert "skipped" not in row, row
         assert row["ms_step"] > 0 and row["tokens_per_s"] > 0 and row["peak_mem_gib"] > 0
         assert row["infer_eager_ms"] > 0
+        assert len(row["repeats_ms_step"]) == 2 and row["ms_step"] == min(row["repeats_ms_step"])
         assert row["parameters"] == throughput.count_parameters(
             row["model"], row["vocab_size"], setting
         )
@@ -54,9 +57,27 @@ def test_throughput_measures_every_model_and_size(tmp_path):
     assert saved["targets"]["tokens/s vs full at 793,471"]["met"] is None  # not measured
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_throughput_on_cuda_uses_events_device_memory_and_graphs(tmp_path):
+    out = tmp_path / "t.json"
+    argv = ["--device", "cuda", "--hidden", "32", "--layers", "2", "--batch", "8", "--bptt", "6"]
+    argv += ["--sizes", "3000", "--steps", "3", "--warmup", "1", "--infer-words", "5"]
+    throughput.main([*argv, "--infer-warmup", "2", "--profile", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["env"]["device"].startswith("cuda") and saved["complete"]
+    for row in saved["rows"]:
+        assert "skipped" not in row, row
+        assert row["peak_mem_gib"] > 0 and "CUDA" in row["profile"]
+        if row["model"] != "floor":
+            assert row["infer_fast_graph"] is True
+            assert set(row["infer_fast_ms_by_dtype"]) == {"bfloat16", "float32"}
+
+
 def test_throughput_records_why_a_configuration_was_skipped(tmp_path):
     out = tmp_path / "t.json"
-    throughput.main([*TOY, "--sizes", "300", "--max-mem-gib", "0.1", "--out", str(out)])
+    throughput.main(
+        [*TOY, "--sizes", "300", "--max-mem-gib", "0.1", "--repeat", "2", "--out", str(out)]
+    )
     rows = json.loads(out.read_text())["rows"]
     assert len(rows) == len(throughput.MODELS)
     assert all("needs ~" in r["skipped"] and "0 GiB available" in r["skipped"] for r in rows)
@@ -74,7 +95,10 @@ def corpus_slice(root: Path, name: str, lines: dict[str, int]) -> None:
     """The first lines of each split of a real corpus (shared copy, else the bundled xz)."""
     (root / name).mkdir(parents=True)
     for split, n in lines.items():
-        plain = SHARED / name / f"{split}.txt"
+        plain = next(
+            (p for p in (d / name / f"{split}.txt" for d in (SHARED, CARRIED)) if p.is_file()),
+            SHARED / name / f"{split}.txt",
+        )
         if plain.is_file():
             with plain.open(encoding="utf-8") as f:
                 text = [next(f) for _ in range(n)]
@@ -96,7 +120,7 @@ def test_quality_trains_every_model_in_rounds_and_reallocates(tmp_path):
     result = quality.main(argv)
     saved = json.loads(out.read_text())
     assert saved["markdown"] == result["markdown"]
-    assert saved["steps_per_round"] == 2
+    assert saved["steps_per_round"] == 2 and saved["complete"] is True
     for name in ("ptb", "wikitext-2"):
         corpus = saved["corpora"][name]
         assert corpus["vocab_size"] > 100 and corpus["tokens"]["train"] > 1000
