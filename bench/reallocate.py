@@ -158,8 +158,9 @@ def summarise(size: int, runs: dict[str, dict], headline: str) -> dict:
     }
 
 
-def fmt(value: float | None, spec: str) -> str:
-    return "-" if value is None else format(value, spec)
+def fmt(value: float | None, spec: str, unit: str = "") -> str:
+    """The value with its unit, or a bare "-" where it was not measured."""
+    return "-" if value is None else format(value, spec) + unit
 
 
 def markdown(rows: list[dict]) -> str:
@@ -172,9 +173,9 @@ def markdown(rows: list[dict]) -> str:
         mark = " (f32)" if r["exact_reference"] == "dense32" else ""
         lines.append(
             f"| {r['V']:,} | {r['R']} x {r['C']} | {r['method']} | {r['seconds']:.1f} "
-            f"| {r['peak_rss_gib']:.2f} | {fmt(r['vs_exact_pct'], '+.4f')}%{mark} "
-            f"| {fmt(r['gap_bound_pct'], '.3f')}% "
-            f"| {fmt(r['vs_greedy_pct'], '+.2f')}% | {fmt(r['vs_current_pct'], '+.2f')}% "
+            f"| {r['peak_rss_gib']:.2f} | {fmt(r['vs_exact_pct'], '+.4f', '%')}{mark} "
+            f"| {fmt(r['gap_bound_pct'], '.3f', '%')} "
+            f"| {fmt(r['vs_greedy_pct'], '+.2f', '%')} | {fmt(r['vs_current_pct'], '+.2f', '%')} "
             f"| {r['words_moved']:,} | {fmt(r['exact_seconds'], '.1f')} "
             f"| {fmt(r['greedy_seconds'], '.1f')} |"
         )

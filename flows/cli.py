@@ -135,6 +135,13 @@ def prepare(
     lowercase: Annotated[bool, typer.Option(help="Lowercase the text first.")] = False,
     min_count: Annotated[int, typer.Option(help="Rarer training words become <unk>.")] = 1,
     max_size: Annotated[int | None, typer.Option(help="Largest vocabulary.")] = None,
+    encoding_errors: Annotated[
+        str,
+        typer.Option(
+            help="strict (stop at the first byte that is not UTF-8, naming the file and offset) "
+            "or replace (read it as U+FFFD)."
+        ),
+    ] = "strict",
 ) -> None:
     """Tokenize a corpus into a vocabulary and Arrow shards, versioned in the store."""
     from flows.prepare import prepare_corpus
@@ -146,6 +153,7 @@ def prepare(
         lowercase=lowercase,
         min_count=min_count,
         max_size=max_size,
+        encoding_errors=encoding_errors,
         splits=_splits(train, valid, test),
     )
     console.print(f"corpus {info.ref} ({info.ref.uri})")

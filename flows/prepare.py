@@ -17,6 +17,7 @@ def prepare_corpus(
     lowercase: bool = False,
     min_count: int = 1,
     max_size: int | None = None,
+    encoding_errors: str = "strict",
     splits: dict[str, str] | None = None,
 ) -> CorpusInfo:
     """Tokenize and version a corpus; a second run on the same content is a store hit."""
@@ -27,6 +28,7 @@ def prepare_corpus(
             "corpus.lowercase": lowercase,
             "corpus.min_count": min_count,
             "corpus.max_size": max_size,
+            "corpus.encoding_errors": encoding_errors,
         },
     )
     store_url = store or storage.default_store_url()

@@ -14,6 +14,19 @@ from lightrnn.errors import (
 from lightrnn.table import Table, table_shape
 from lightrnn.vocab import EOS, UNK, Vocab
 
+# The model's names load torch, so they load on first use: the corpus workers, which import
+# this package but never the model, start without paying torch's import.
+_LAZY = {"LightRNN": "lightrnn.model", "LightRNNConfig": "lightrnn.model"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'lightrnn' has no attribute {name!r}")
+
+
 __all__ = [
     "EOS",
     "UNK",
@@ -21,6 +34,8 @@ __all__ = [
     "ConfigError",
     "CorpusError",
     "DataError",
+    "LightRNN",
+    "LightRNNConfig",
     "LightRNNError",
     "Table",
     "TableError",

@@ -333,5 +333,6 @@ def problem_error(url: str, problem: TextProblem, block: Block, lines_before: in
     return CorpusError(
         f"corpus file {url!r} is not valid UTF-8: {problem.detail} at {where}; convert it to "
         "UTF-8 (for example iconv -f latin1 -t utf-8) or set encoding_errors='replace' to "
-        "replace bad bytes with U+FFFD"
+        "replace bad bytes with U+FFFD (lightrnn prepare --encoding-errors replace; "
+        "lightrnn run --set corpus.encoding_errors=replace)"
     )

@@ -1,5 +1,9 @@
 """The `lightrnn` command on a stored model (built here, without a pipeline run)."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import torch
 from typer.testing import CliRunner
 
@@ -10,6 +14,7 @@ from lightrnn.model import LightRNN, LightRNNConfig
 from tasks.artifacts import put_model
 
 runner = CliRunner()
+LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
 
 
 def stored_model(tmp_path):
@@ -69,3 +74,39 @@ def test_prepare_prints_vocabulary_and_token_counts(prefect_api, tmp_path):
     assert "vocabulary 33,278 words" in lines
     assert {"train 2,088,628 tokens", "valid 217,646 tokens", "test 245,569 tokens"} <= set(lines)
     assert [n for n in storage.open_store(url).names() if n.startswith("corpora/")]
+
+
+def latin1_corpus(tmp_path):
+    corpus = tmp_path / "latin1"
+    corpus.mkdir()
+    (corpus / "train.txt").write_bytes("le café est là\nle chat\n".encode("latin-1"))
+    (corpus / "valid.txt").write_text("le chat\n")
+    (corpus / "test.txt").write_text("le chat\n")
+    return corpus
+
+
+def test_prepare_on_bad_bytes_names_them_then_replaces_them_when_asked(prefect_server, tmp_path):
+    # The installed command, as a user runs it (a second in-process CliRunner call would find
+    # Prefect's console handler bound to the first call's closed stream).
+    url = f"file://{tmp_path}/store"
+    argv = [LIGHTRNN, "prepare", str(latin1_corpus(tmp_path)), "--store", url]
+
+    def lightrnn(*extra):
+        return subprocess.run(
+            [*argv, *extra], env=prefect_server.env(), capture_output=True, text=True, timeout=300
+        )
+
+    refused = lightrnn()
+    assert refused.returncode == 2, refused.stderr
+    # Prefect logs the failed flow run with its traceback; the command ends on one line.
+    last = refused.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: corpus file ")
+    assert "train.txt' is not valid UTF-8: byte(s) b'\\xe9' at byte offset 6 (line 1)" in last
+    assert "lightrnn prepare --encoding-errors replace" in last
+    assert not [n for n in storage.open_store(url).names() if n.startswith("corpora/")]
+
+    result = lightrnn("--encoding-errors", "replace")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    # le caf\ufffd est l\ufffd chat <eos> <unk>: 7 entries; train: 4 + 1 + 2 + 1 = 8 ids
+    assert "vocabulary 7 words" in lines and "train 8 tokens" in lines

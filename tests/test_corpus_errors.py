@@ -78,7 +78,8 @@ def test_non_utf8_names_offset_and_line_in_a_later_block(tmp_path) -> None:
         tmp_path / "o",
         rf"train.txt' is not valid UTF-8: byte\(s\) b'\\xe9' at byte offset {offset:,} "
         r"\(line 401\); convert it to UTF-8 \(for example iconv -f latin1 -t utf-8\) or set "
-        r"encoding_errors='replace' to replace bad bytes with U\+FFFD",
+        r"encoding_errors='replace' to replace bad bytes with U\+FFFD \(lightrnn prepare "
+        r"--encoding-errors replace; lightrnn run --set corpus.encoding_errors=replace\)",
         cfg,
     )
     (tmp_path / "c" / "train.txt.gz").write_bytes(gzip.compress(data))

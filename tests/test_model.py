@@ -179,3 +179,19 @@ def test_log_prob_runs_in_eval_mode_and_restores_training_mode():
     seq = torch.from_numpy(np.arange(10)[None] % V)
     torch.testing.assert_close(model.log_prob(seq), model.log_prob(seq))
     assert model.training
+
+
+def test_public_names_as_documented():
+    import lightrnn
+
+    table = lightrnn.Table.random(V, seed=0)
+    assert (table.n_rows, table.n_cols) == (5, 5) and table.rows.shape == table.cols.shape == (V,)
+    config = lightrnn.LightRNNConfig(vocab_size=V, embed_dim=6, hidden_dim=7, num_layers=1)
+    model = lightrnn.LightRNN(config, table)
+    assert type(model) is LightRNN and type(config) is LightRNNConfig
+    ids = torch.randint(0, V, (2, 4))
+    assert model.log_prob(ids).shape == (2, 4)
+    model.set_table(lightrnn.Table.random(V, seed=1))
+    assert np.array_equal(model.table.rows, lightrnn.Table.random(V, seed=1).rows)
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        lightrnn.Nope  # noqa: B018
