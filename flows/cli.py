@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
@@ -104,11 +105,24 @@ def run(
 def _print_summary(summary: dict[str, Any]) -> None:
     from tasks.report import ROUND_COLUMNS, _fmt
 
-    table = RichTable(title=f"LightRNN rounds (run {summary['run']})")
-    for column in ROUND_COLUMNS:
-        table.add_column(column.replace("_", " "), justify="right")
-    for row in summary["rounds"]:
-        table.add_row(*(_fmt(row.get(c)) for c in ROUND_COLUMNS))
+    # Compact headers and objectives, so the table fits 80 columns (a pipe or a small terminal).
+    short = {"words_moved": "moved", "moved_pct": "moved %", "seconds": "s"}
+    table = RichTable(
+        title=f"LightRNN rounds (run {summary['run']})", box=box.SIMPLE_HEAD, pad_edge=False
+    )
+    rows = [
+        [
+            f"{v:.4g}" if c.startswith("objective") and isinstance(v, float) else _fmt(v)
+            for c, v in ((c, row.get(c)) for c in ROUND_COLUMNS)
+        ]
+        for row in summary["rounds"]
+    ]
+    for i, column in enumerate(ROUND_COLUMNS):
+        widest = max((len(r[i]) for r in rows), default=1)
+        header = short.get(column, column.replace("_", " "))
+        table.add_column(header, justify="right", min_width=widest)
+    for cells in rows:
+        table.add_row(*cells)
     console.print(table)
     console.print(
         f"stopped: [bold]{summary['stop_reason']}[/] · final model round {summary['best_round']}"

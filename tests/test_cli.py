@@ -110,3 +110,25 @@ def test_prepare_on_bad_bytes_names_them_then_replaces_them_when_asked(prefect_s
     lines = result.stdout.splitlines()
     # le caf\ufffd est l\ufffd chat <eos> <unk>: 7 entries; train: 4 + 1 + 2 + 1 = 8 ids
     assert "vocabulary 7 words" in lines and "train 8 tokens" in lines
+
+
+def test_round_table_shows_every_value_whole_in_80_columns(monkeypatch):
+    from rich.console import Console
+
+    from flows import cli
+
+    row = {"round": 1, "steps": 1200, "train_ppl": 500.52, "valid_ppl": 466.93}
+    row |= {"words_moved": 12804, "moved_pct": 38.48, "seconds": 32.99}
+    row |= {"objective_before": 2521940.0, "objective_after": 1917490.0}
+    summary = {"run": "16c74473f8e34b63", "rounds": [row], "stop_reason": "max_rounds"}
+    summary |= {"best_round": 1, "valid_ppl": 466.93, "test_ppl": 440.0, "parameters": 467965}
+    summary |= {"seconds": 60.0, "store": "file:///s", "artifacts": {}, "report": "file:///r"}
+    console = Console(width=80, soft_wrap=True)
+    monkeypatch.setattr(cli, "console", console)
+    with console.capture() as captured:
+        cli._print_summary(summary)
+    out = captured.get()
+    assert "…" not in out
+    line = next(ln for ln in out.splitlines() if ln.split()[:1] == ["1"])
+    expected = ["1", "1,200", "500.52", "466.93", "12,804", "38.48", "2.522e+06", "1.917e+06"]
+    assert line.split() == [*expected, "32.99"]
