@@ -570,6 +570,8 @@ def main(argv: list[str] | None = None) -> dict:
     for rep in range(args.repeat):  # whole sweeps, so that a busy spell hits one run of each
         for v in sizes:
             for name in (m for m in MODELS if m in models):
+                if rep and "skipped" in runs[v, name][0]:
+                    continue  # what did not fit once will not fit again
                 need = estimate_gib(name, v, s, device)
                 if need > limit:
                     row = {
@@ -577,8 +579,6 @@ def main(argv: list[str] | None = None) -> dict:
                         "vocab_size": v,
                         "skipped": f"needs ~{need:.0f} GiB, {limit:.0f} GiB available",
                     }
-                elif rep and "skipped" in runs[v, name][0]:
-                    continue
                 else:
                     row = run_one(name, v, s, args.in_process, args.timeout)
                     env = env or row.get("env")

@@ -110,13 +110,13 @@ def _print_summary(summary: dict[str, Any]) -> None:
     table = RichTable(
         title=f"LightRNN rounds (run {summary['run']})", box=box.SIMPLE_HEAD, pad_edge=False
     )
-    rows = [
-        [
-            f"{v:.4g}" if c.startswith("objective") and isinstance(v, float) else _fmt(v)
-            for c, v in ((c, row.get(c)) for c in ROUND_COLUMNS)
-        ]
-        for row in summary["rounds"]
-    ]
+
+    def cell(column: str, value: Any) -> str:
+        if column.startswith("objective") and isinstance(value, float):
+            return f"{value:.4g}"
+        return _fmt(value)
+
+    rows = [[cell(c, row.get(c)) for c in ROUND_COLUMNS] for row in summary["rounds"]]
     for i, column in enumerate(ROUND_COLUMNS):
         widest = max((len(r[i]) for r in rows), default=1)
         header = short.get(column, column.replace("_", " "))

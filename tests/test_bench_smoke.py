@@ -19,7 +19,6 @@ sys.path.insert(0, str(ROOT))  # bench/ is scripts, not an installed package
 from bench import quality, throughput  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
-CARRIED = ROOT / ".lightrnn" / "data"  # where bench/gpu_suite.sh has a GPU machine find PTB
 BUNDLED = ROOT / "data" / "wikitext-2"
 TOY = ["--device", "cpu", "--hidden", "16", "--layers", "1", "--batch", "4", "--bptt", "6"]
 
@@ -95,11 +94,10 @@ def corpus_slice(root: Path, name: str, lines: dict[str, int]) -> None:
     """The first lines of each split of a real corpus (shared copy, else the bundled xz)."""
     (root / name).mkdir(parents=True)
     for split, n in lines.items():
-        plain = next(
-            (p for p in (d / name / f"{split}.txt" for d in (SHARED, CARRIED)) if p.is_file()),
-            SHARED / name / f"{split}.txt",
-        )
-        if plain.is_file():
+        # the places bench/quality.py looks (the shared copy, then where gpu_suite.sh carries it)
+        candidates = (d / f"{split}.txt" for d in quality.CORPORA[name])
+        plain = next((p for p in candidates if p.is_file()), None)
+        if plain is not None:
             with plain.open(encoding="utf-8") as f:
                 text = [next(f) for _ in range(n)]
         elif name == "wikitext-2":
