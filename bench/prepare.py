@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lightrnn.corpus import CorpusConfig, find_splits, prepare_corpus  # noqa: E402
+from lightrnn.corpus import CorpusConfig, find_splits, prepare  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data" / "wikitext-2"
 BUNDLED = ROOT / "data" / "wikitext-2"
@@ -99,7 +99,7 @@ def generate(path: Path, size_bytes: int, seed: int = 0) -> int:
 
 def text_bytes(splits: dict[str, str]) -> int:
     """Uncompressed size of the inputs."""
-    from lightrnn.corpus_input import open_text
+    from lightrnn.corpus.inputs import open_text
 
     total = 0
     for url in splits.values():
@@ -166,7 +166,7 @@ def run_case(name: str, corpus: str, tokenizer: str, workers: int | None, tmp: s
     cfg = CorpusConfig(tokenizer=tokenizer, workers=workers, tmp_dir=tmp)
     with tempfile.TemporaryDirectory(dir=tmp) as out, TreeRss() as rss:
         start = time.perf_counter()
-        result = prepare_corpus(splits, out, cfg)
+        result = prepare(splits, out, cfg)
         seconds = time.perf_counter() - start
     tokens = sum(info.tokens for info in result.splits.values())
     n_workers = cfg.workers or len(os.sched_getaffinity(0))

@@ -35,15 +35,15 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import ROOT, command_line, environment, fmt, markdown_table, write_json
-from lightrnn.allocate import AllocateConfig, assign
+from lightrnn.allocate import AllocateConfig, reallocate
 from lightrnn.baselines import BaselineConfig, BaselineLM
-from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare_corpus
+from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
 from lightrnn.costs import CostConfig, accumulate_costs
 from lightrnn.evaluate import evaluate
 from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.table import Table
-from lightrnn.train import Progress, TrainConfig, Trainer, resolve_device
+from lightrnn.train import TrainConfig, Trainer, TrainProgress, resolve_device
 
 MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
 SHARED = ROOT.parent / "shared" / "data"
@@ -123,7 +123,7 @@ def train_model(kind: str, corpus: str, root: str, s: QualitySetting) -> dict[st
     )
     label = f"{corpus} {kind}"
 
-    def progress(p: Progress) -> None:
+    def progress(p: TrainProgress) -> None:
         print(
             f"{label}: step {p.step}/{p.max_steps} train ppl {p.ppl:.1f} valid "
             f"{fmt(p.valid_ppl, '.1f')} {p.tokens_per_s:,.0f} tok/s {p.elapsed_s:.0f} s",
@@ -178,7 +178,7 @@ def reallocate(model: LightRNN, train, valid, s: QualitySetting) -> dict[str, An
         model, train, CostConfig(batch_size=64, bptt=s.bptt, max_tokens=s.cost_tokens)
     )
     method = allocate_method(s.allocate)
-    table, report = assign(costs.rows, costs.cols, model.table, config=AllocateConfig(method))
+    table, report = reallocate(costs.rows, costs.cols, model.table, config=AllocateConfig(method))
     model.set_table(table)
     seconds = time.perf_counter() - start
     spike = evaluate(model, valid, 10, s.bptt, max_tokens=s.eval_tokens or None).ppl
@@ -198,7 +198,7 @@ def reallocate(model: LightRNN, train, valid, s: QualitySetting) -> dict[str, An
 def prepare(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
     """Tokenize the corpus into work/NAME (whitespace + <eos> per line, every word kept)."""
     root = str(work / name)
-    corpus = prepare_corpus(find_splits(str(source)), root, CorpusConfig(workers=1))
+    corpus = prepare(find_splits(str(source)), root, CorpusConfig(workers=1))
     info = {
         "source": str(source),
         "vocab_size": len(corpus.vocab),

@@ -1,6 +1,6 @@
 """Benchmark the reallocation solvers on costs with LightRNN's structure.
 
-For each vocabulary size: synthetic l_r, l_c (lightrnn/allocate_synthetic.py: latent word groups
+For each vocabulary size: synthetic l_r, l_c (lightrnn/allocate/synthetic.py: latent word groups
 that prefer a few rows and columns, Zipf counts, float32) and a random current table; then each
 method in a fresh subprocess, so that its peak RSS (inputs included, as in the pipeline) is its
 own. Prints a Markdown table and writes JSON (default bench/results/reallocate.json).
@@ -30,8 +30,8 @@ EXACT_MAX_WORDS = 10_000  # dense float64 lapjv: 0.8 GB of costs and ~15 s here
 def run_one(args: argparse.Namespace) -> dict:
     """One method on one size, in this process: the measurements as a dict."""
     sys.path.insert(0, str(ROOT))
-    from lightrnn.allocate import AllocateConfig, assign
-    from lightrnn.allocate_synthetic import synthetic_costs
+    from lightrnn.allocate import AllocateConfig, reallocate
+    from lightrnn.allocate.synthetic import synthetic_costs
     from lightrnn.table import Table
 
     start = time.perf_counter()
@@ -48,7 +48,7 @@ def run_one(args: argparse.Namespace) -> dict:
         exact_max_bytes=1 << 40 if args.method == "exact" else AllocateConfig.exact_max_bytes,
     )
     load = os.getloadavg()[0]  # the machine is shared: say how busy it was
-    _, report = assign(l_r, l_c, current, config=config)
+    _, report = reallocate(l_r, l_c, current, config=config)
     out = report.to_dict()
     out["loadavg_1min"] = [load, os.getloadavg()[0]]
     out["generate_seconds"] = gen_seconds

@@ -188,7 +188,7 @@ def evaluate(
     """Perplexity of a stored model on any text (tokenized like its training corpus)."""
     import storage
     from lightrnn.evaluate import evaluate as evaluate_stream
-    from lightrnn.score import encode_text, read_text
+    from lightrnn.corpus.text import encode_text, read_text
     from tasks.artifacts import get_model
 
     lm, vocab, tok = get_model(storage.open_store(store), model)
@@ -214,7 +214,7 @@ def table(
     """Look inside a model's table: which words share a row or a column."""
     import storage
     from lightrnn.errors import CheckpointError
-    from lightrnn.table_view import frequent_rows, neighbours
+    from lightrnn.table import frequent_rows, neighbours
     from tasks.artifacts import get_model
 
     lm, vocab, _ = get_model(storage.open_store(store), model)

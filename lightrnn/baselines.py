@@ -8,6 +8,7 @@ The adaptive softmax assumes ids sorted by decreasing frequency, which `Vocab` g
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightrnn.errors import ConfigError
-from lightrnn.lm import LMOutput, RecurrentLM, State, autocast, check_common
+from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common, snapshot
+from lightrnn.validation import check_fields
 
 SOFTMAXES = ("full", "adaptive")
 
@@ -42,6 +44,7 @@ class BaselineConfig:
     amp: bool = True  # bf16 autocast on CUDA
 
     def __post_init__(self) -> None:
+        check_fields(self, "model.")
         check_common(
             self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers, self.dropout
         )
@@ -87,6 +90,9 @@ class BaselineLM(RecurrentLM):
     def spec(self) -> dict:
         return {"kind": "baseline", "config": dataclasses.asdict(self.config)}
 
+    def stepper(self, dtype: torch.dtype) -> BaselineStepper:
+        return BaselineStepper(self, dtype)
+
     def forward(self, ids: torch.Tensor, state: State | None = None) -> LMOutput:
         B, T = ids.shape
         if state is None:
@@ -121,3 +127,53 @@ class BaselineLM(RecurrentLM):
         else:
             lp = self.head.log_prob(hidden)
         return lp.view(B, T, -1), new_state
+
+
+class BaselineStepper(Stepper):
+    """A baseline one word at a time (see `lightrnn.infer`): embedding -> LSTM -> the whole
+    vocabulary's log-probabilities [B, V], full or adaptive."""
+
+    def __init__(self, model: BaselineLM, dtype: torch.dtype) -> None:
+        self.model = model
+        super().__init__(model.lstm, dtype, gates_outside=False)
+
+    def fresh(self) -> dict[str, torch.Tensor]:
+        m, dt = self.model, self.dtype
+        w = {"embed": snapshot(m.embed.weight, dt), **super().fresh()}
+        if m.config.softmax == "full":
+            w["w_out"], w["b_out"] = snapshot(m.head.weight, dt), snapshot(m.head.bias, dt)
+            return w
+        head = m.head  # nn.AdaptiveLogSoftmaxWithLoss
+        w["w_head"] = snapshot(head.head.weight, dt)
+        if head.head.bias is not None:
+            w["b_head"] = snapshot(head.head.bias, dt)
+        for i, tail in enumerate(head.tail):
+            w[f"tail{i}_in"] = snapshot(tail[0].weight, dt)
+            w[f"tail{i}_out"] = snapshot(tail[1].weight, dt)
+        return w
+
+    def read_word(
+        self, words: torch.Tensor, h: torch.Tensor, c: torch.Tensor, out: torch.Tensor
+    ) -> None:
+        """Read words [B]; the next word's log P(. | history) [B, V] into `out`."""
+        w = self.weights
+        x = w["embed"].index_select(0, words)  # [B, d]
+        gates = F.linear(x, w["lstm.w_ih0"], w["lstm.b0"]).float()
+        self.pending(self.lstm(gates, h, c, w), out)
+
+    def pending(self, top: torch.Tensor, out: torch.Tensor) -> None:
+        w, t = self.weights, top.to(self.dtype)
+        if self.model.config.softmax == "full":
+            logits = F.linear(t, w["w_out"], w["b_out"])  # [B, V]
+            torch.log_softmax(logits, 1, dtype=torch.float32, out=out)
+            return
+        # nn.AdaptiveLogSoftmaxWithLoss._get_full_log_prob, on the snapshot.
+        head = self.model.head
+        short = head.shortlist_size
+        head_lp = F.log_softmax(F.linear(t, w["w_head"], w.get("b_head")).float(), dim=1)
+        out[:, :short].copy_(head_lp[:, :short])
+        for i, (start, stop) in enumerate(itertools.pairwise(head.cutoffs)):
+            tail = F.linear(F.linear(t, w[f"tail{i}_in"]), w[f"tail{i}_out"]).float()
+            out[:, start:stop].copy_(
+                F.log_softmax(tail, dim=1) + head_lp[:, short + i : short + i + 1]
+            )

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,8 @@ from lightrnn.data import TokenStream, check_ids, eval_windows
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.evaluate import Prefix
 from lightrnn.model import LightRNN
+from lightrnn.progress import ProgressFn
+from lightrnn.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class CostConfig:
     master_bytes: int = 4 << 30  # float64 master accumulators up to this size, float32 beyond
 
     def __post_init__(self) -> None:
+        check_fields(self, "costs.")
         for name in ("batch_size", "bptt", "block_tokens"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
@@ -69,9 +71,6 @@ class Costs:
     def from_bytes(cls, data: bytes) -> Costs:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             return cls(npz["rows"], npz["cols"], npz["counts"], int(npz["tokens"]))
-
-
-ProgressFn = Callable[[int, int], None]  # (tokens done, tokens total)
 
 
 @torch.no_grad()

@@ -21,8 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightrnn.errors import ConfigError, TableError
-from lightrnn.lm import LMOutput, RecurrentLM, State, autocast, check_common
+from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common, snapshot
 from lightrnn.table import Table, table_shape
+from lightrnn.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class LightRNNConfig:
     amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
 
     def __post_init__(self) -> None:
+        check_fields(self, "model.")
         check_common(
             self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers, self.dropout
         )
@@ -118,6 +120,9 @@ class LightRNN(RecurrentLM):
     def spec(self) -> dict:
         return {"kind": "lightrnn", "config": dataclasses.asdict(self.config)}
 
+    def stepper(self, dtype: torch.dtype) -> LightRNNStepper:
+        return LightRNNStepper(self, dtype)
+
     def _hidden(
         self, ids: torch.Tensor, state: State | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, State]:
@@ -166,3 +171,88 @@ class LightRNN(RecurrentLM):
             F.log_softmax(logits_c.float(), dim=-1),
             new_state,
         )
+
+
+class LightRNNStepper(Stepper):
+    """LightRNN one half-step at a time (see `lightrnn.infer`): a word is its row, then its column.
+
+        read_row   x^r(row) -> h^r -> log P_c(. | h^r), masked to the row's cells    [B, C]
+        read_col   x^c(col) -> h^c -> log P_r(. | h^c) of the next word's row        [B, R]
+
+    Layer 0's input gates of the R + C vectors are precomputed (a gather, not a product), and
+    the table's masks are folded into the heads' biases (-inf on empty rows and cells).
+    """
+
+    def __init__(self, model: LightRNN, dtype: torch.dtype) -> None:
+        self.model = model
+        self.table = model.table
+        self.grid = self._grid()
+        super().__init__(model.lstm, dtype, gates_outside=True)
+
+    def _grid(self) -> torch.Tensor:
+        """[R, C] word id in each cell, -1 where empty, on the model's device."""
+        return torch.from_numpy(self.table.cell_to_word()).to(self.model.word_rows.device)
+
+    def fresh(self) -> dict[str, torch.Tensor]:
+        m, dt = self.model, self.dtype
+        return {
+            "row_gates": self.lstm.input_gates(m.embed_rows.weight),  # [R, 4H]
+            "col_gates": self.lstm.input_gates(m.embed_cols.weight),  # [C, 4H]
+            "w_row": snapshot(m.head_rows.weight, dt),
+            "w_col": snapshot(m.head_cols.weight, dt),
+            **self._masked_biases(),
+            **super().fresh(),
+        }
+
+    def _masked_biases(self) -> dict[str, torch.Tensor]:
+        """row_bias [R] = b^r (-inf on empty rows), col_bias [R, C] = b^c (-inf on empty cells)."""
+        m, dt = self.model, self.dtype
+        return {
+            "row_bias": snapshot(m.head_rows.bias + m.row_bias, dt),
+            "col_bias": snapshot(m.head_cols.bias + m.cell_bias, dt),
+        }
+
+    @torch.no_grad()
+    def sync(self) -> bool:
+        if self.model.table is self.table:
+            return False
+        self.table = self.model.table
+        self.grid = self._grid()
+        for name, tensor in self._masked_biases().items():
+            self.weights[name].copy_(tensor)
+        return True
+
+    def cells_of(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(rows, cols) [B] of word ids [B], read from the model's table buffers in place."""
+        return self.model.word_rows.index_select(0, words), self.model.word_cols.index_select(
+            0, words
+        )
+
+    def words_at(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+        """The word ids [B] in cells (rows, cols); -1 for an empty cell."""
+        return self.grid[rows, cols]
+
+    def rows_hold_words(self, rows: torch.Tensor) -> bool:
+        return bool(self.model.row_bias[rows].eq(0).all())
+
+    def cells_hold_words(self, rows: torch.Tensor, cols: torch.Tensor) -> bool:
+        return bool(self.model.cell_bias[rows, cols].eq(0).all())
+
+    def read_row(
+        self, rows: torch.Tensor, h: torch.Tensor, c: torch.Tensor, out: torch.Tensor
+    ) -> None:
+        w = self.weights
+        top = self.lstm(w["row_gates"].index_select(0, rows), h, c, w).to(self.dtype)
+        logits = torch.addmm(w["col_bias"].index_select(0, rows), top, w["w_col"].t())  # [B, C]
+        torch.log_softmax(logits, 1, dtype=torch.float32, out=out)
+
+    def read_col(
+        self, cols: torch.Tensor, h: torch.Tensor, c: torch.Tensor, out: torch.Tensor
+    ) -> None:
+        w = self.weights
+        self.pending(self.lstm(w["col_gates"].index_select(0, cols), h, c, w), out)
+
+    def pending(self, top: torch.Tensor, out: torch.Tensor) -> None:
+        w = self.weights
+        logits = F.linear(top.to(self.dtype), w["w_row"], w["row_bias"])  # [B, R]
+        torch.log_softmax(logits, 1, dtype=torch.float32, out=out)

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 import storage
-from lightrnn.build import build_model
+from lightrnn.checkpoint import build_model
 from lightrnn.errors import CheckpointError
 from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN

@@ -11,7 +11,7 @@ import fsspec
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from lightrnn.corpus import CorpusConfig, find_splits, prepare_corpus
+from lightrnn.corpus import CorpusConfig, find_splits, prepare
 from tasks.common import IO_RETRIES, Ref, digest, find, open_store
 
 
@@ -64,7 +64,7 @@ def prepare_corpus_task(
         )
     logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in splits.items()))
     with tempfile.TemporaryDirectory(prefix="lightrnn-corpus-") as tmp:
-        result = prepare_corpus(splits, tmp, config)
+        result = prepare(splits, tmp, config)
         tokens = {split: info.tokens for split, info in result.splits.items()}
         meta = {
             "digest": result.digest,

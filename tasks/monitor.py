@@ -12,7 +12,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from lightrnn.train import Progress as TrainProgress
+from lightrnn.train import TrainProgress
 
 
 def describe(p: TrainProgress) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 
 from prefect import get_run_logger, task
 
-from lightrnn.allocate import AllocateConfig, assign
+from lightrnn.allocate import AllocateConfig, reallocate
 from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks.artifacts import get_model, get_table, put_table
@@ -66,7 +66,7 @@ def reallocate_task(
         return Reallocation(existing, dict(report))
     costs = Costs.from_bytes(store.read_bytes(costs_ref.name, costs_ref.version, "costs.npz"))
     current = get_table(store, table_ref)
-    new_table, report = assign(
+    new_table, report = reallocate(
         costs.rows, costs.cols, current, config=AllocateConfig(**allocate_settings)
     )
     info = report.to_dict()

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from lightrnn.allocate import AllocateConfig, AllocationReport, assign, objective
-from lightrnn.allocate_sparse import HAVE_NUMBA
-from lightrnn.allocate_synthetic import SyntheticCosts, synthetic_costs
+from lightrnn.allocate import AllocateConfig, AllocationReport, objective, reallocate
+from lightrnn.allocate.auction import HAVE_NUMBA
+from lightrnn.allocate.synthetic import SyntheticCosts, synthetic_costs
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.table import Table, table_shape
 
@@ -85,7 +85,7 @@ def check_report(report: AllocationReport, l_r, l_c, new: Table, current: Table)
 def test_exact_matches_scipy(vocab_size: int, kind: str, seed: int, method: str) -> None:
     l_r, l_c = costs_for(kind, vocab_size, seed)
     current = Table.random(vocab_size, seed=seed)
-    new, report = assign(l_r, l_c, current, method=method)
+    new, report = reallocate(l_r, l_c, current, method=method)
     check_table(new, current)
     check_report(report, l_r, l_c, new, current)
     assert report.method == "exact" and report.solver == "lapjv"
@@ -105,7 +105,7 @@ def test_sparse_with_every_cell_is_exact(vocab_size: int, kind: str, seed: int, 
         candidate_rows=max(n_rows, n_cols),
         candidates=n_rows * n_cols,
     )
-    new, report = assign(l_r, l_c, current, config=config)
+    new, report = reallocate(l_r, l_c, current, config=config)
     check_table(new, current)
     check_report(report, l_r, l_c, new, current)
     assert (report.method, report.solver) == ("sparse", solver)
@@ -126,7 +126,7 @@ def test_sparse_few_candidates_valid_and_never_worse(solver: str, seed: int) -> 
     l_r, l_c = costs_for("ties" if seed % 2 else "synthetic", vocab_size, seed)
     current = Table.random(vocab_size, seed=seed)
     config = AllocateConfig(method="sparse", solver=solver, candidate_rows=2, candidates=3)
-    new, report = assign(l_r, l_c, current, config=config)
+    new, report = reallocate(l_r, l_c, current, config=config)
     check_table(new, current)
     check_report(report, l_r, l_c, new, current)
     assert report.candidates == 3
@@ -139,8 +139,8 @@ def test_sparse_close_to_exact_on_structured_costs() -> None:
     vocab_size = 2000
     l_r, l_c = synthetic_costs(vocab_size, seed=11)
     current = Table.random(vocab_size, seed=12)
-    _, exact = assign(l_r, l_c, current, method="exact")
-    _, sparse = assign(l_r, l_c, current, method="sparse")
+    _, exact = reallocate(l_r, l_c, current, method="exact")
+    _, sparse = reallocate(l_r, l_c, current, method="sparse")
     assert exact.objective_after <= sparse.objective_after <= exact.objective_after * 1.001
     if sparse.lower_bound is not None:
         assert sparse.lower_bound <= exact.objective_after * (1 + 1e-12)
@@ -150,7 +150,7 @@ def test_sparse_close_to_exact_on_structured_costs() -> None:
 def test_greedy_valid_and_never_worse(vocab_size: int) -> None:
     l_r, l_c = synthetic_costs(vocab_size, seed=vocab_size)
     current = Table.random(vocab_size, seed=1)
-    new, report = assign(l_r, l_c, current, method="greedy")
+    new, report = reallocate(l_r, l_c, current, method="greedy")
     check_table(new, current)
     check_report(report, l_r, l_c, new, current)
     assert (report.method, report.solver) == ("greedy", "greedy")
@@ -158,8 +158,8 @@ def test_greedy_valid_and_never_worse(vocab_size: int) -> None:
 
 def test_worse_answer_keeps_the_current_table() -> None:
     l_r, l_c = synthetic_costs(90, seed=3)
-    optimal, _ = assign(l_r, l_c, Table.random(90, seed=0), method="exact")
-    new, report = assign(l_r, l_c, optimal, method="greedy")  # greedy misses the optimum here
+    optimal, _ = reallocate(l_r, l_c, Table.random(90, seed=0), method="exact")
+    new, report = reallocate(l_r, l_c, optimal, method="greedy")  # greedy misses the optimum here
     assert report.kept_current
     assert new == optimal
     assert report.words_moved == 0
@@ -177,23 +177,23 @@ def test_bad_inputs_are_named() -> None:
     l_r, l_c = synthetic_costs(23, seed=0)
     current = Table.random(23, seed=0)
     with pytest.raises(DataError, match=r"l_r has shape \(23, 4\).*expected \(23, 5\)"):
-        assign(l_r[:, :4], l_c, current)
+        reallocate(l_r[:, :4], l_c, current)
     with pytest.raises(DataError, match=r"l_c has shape \(22, 5\)"):
-        assign(l_r, l_c[:22], current)
+        reallocate(l_r, l_c[:22], current)
     with pytest.raises(DataError, match="2-D numpy array"):
-        assign(l_r.ravel(), l_c, current)
+        reallocate(l_r.ravel(), l_c, current)
     bad = l_c.copy()
     bad[7, 2] = np.nan
     with pytest.raises(DataError, match=r"l_c\[7, 2\] = nan: costs must be finite"):
-        assign(l_r, bad, current)
+        reallocate(l_r, bad, current)
     bad = l_r.astype(np.float64)
     bad[3, 1] = np.inf
     with pytest.raises(DataError, match=r"l_r\[3, 1\] = inf"):
-        assign(bad, l_c, current)
+        reallocate(bad, l_c, current)
     with pytest.raises(ConfigError, match="method='best'"):
-        assign(l_r, l_c, current, method="best")
+        reallocate(l_r, l_c, current, method="best")
     with pytest.raises(ConfigError, match="exact_max_bytes"):
-        assign(l_r, l_c, current, config=AllocateConfig(method="exact", exact_max_bytes=100))
+        reallocate(l_r, l_c, current, config=AllocateConfig(method="exact", exact_max_bytes=100))
     with pytest.raises(ConfigError, match="raise candidate_rows to at least 12"):
         AllocateConfig(candidates=128, candidate_rows=8)
 
@@ -211,15 +211,15 @@ def test_synthetic_costs_are_reproducible_and_shaped() -> None:
 
 
 def test_large_sparse_without_numba_asks_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lightrnn.allocate as allocate
-    import lightrnn.allocate_sparse as allocate_sparse
+    import lightrnn.allocate.assign as assign_module
+    import lightrnn.allocate.auction as auction
 
-    monkeypatch.setattr(allocate_sparse, "HAVE_NUMBA", False)
-    monkeypatch.setattr(allocate, "LAPMOD_MAX_WORDS", 20)
+    monkeypatch.setattr(auction, "HAVE_NUMBA", False)
+    monkeypatch.setattr(assign_module, "LAPMOD_MAX_WORDS", 20)
     l_r, l_c = synthetic_costs(23, seed=0)
     with pytest.raises(ConfigError, match=r"23 words needs numba.*solver='lapmod'"):
-        assign(l_r, l_c, Table.random(23, seed=0), method="sparse")
-    _, report = assign(
+        reallocate(l_r, l_c, Table.random(23, seed=0), method="sparse")
+    _, report = reallocate(
         l_r, l_c, Table.random(23, seed=0), config=AllocateConfig("sparse", solver="lapmod")
     )
     assert report.solver == "lapmod"

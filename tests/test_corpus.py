@@ -1,4 +1,4 @@
-"""prepare_corpus on the real corpora: exact published counts, round trip, byte-identical output.
+"""Corpus preparation on the real corpora: exact published counts, round trip, same bytes.
 
 The counts are those of ../shared/data/{ptb,wikitext-2}/README.md (Python whitespace split +
 one <eos> per line, blank lines included); WikiText-2 is also bundled (xz) in data/.
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare_corpus
+from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
 from lightrnn.data import Batches
 from lightrnn.vocab import EOS, UNK
 
@@ -45,7 +45,7 @@ def all_bytes(root: Path) -> dict[str, bytes]:
 
 
 def test_ptb_exact_counts(tmp_path) -> None:
-    result = prepare_corpus(find_splits(str(shared("ptb"))), str(tmp_path), CorpusConfig())
+    result = prepare(find_splits(str(shared("ptb"))), str(tmp_path), CorpusConfig())
     assert len(result.vocab) == 10_000
     assert {s: info.tokens for s, info in result.splits.items()} == PTB
     assert {s: info.unk_tokens for s, info in result.splits.items()} == PTB_UNK
@@ -54,7 +54,7 @@ def test_ptb_exact_counts(tmp_path) -> None:
 
 
 def test_wikitext2_exact_counts_from_the_bundled_xz(tmp_path) -> None:
-    result = prepare_corpus(find_splits(str(BUNDLED_WT2)), str(tmp_path), CorpusConfig())
+    result = prepare(find_splits(str(BUNDLED_WT2)), str(tmp_path), CorpusConfig())
     assert len(result.vocab) == 33_278
     assert {s: info.tokens for s, info in result.splits.items()} == WT2
     assert {s: info.unk_tokens for s, info in result.splits.items()} == WT2_UNK
@@ -62,15 +62,15 @@ def test_wikitext2_exact_counts_from_the_bundled_xz(tmp_path) -> None:
 
 
 def test_wikitext2_plain_and_xz_give_the_same_corpus(tmp_path) -> None:
-    plain = prepare_corpus(find_splits(str(shared("wikitext-2"))), str(tmp_path / "p"))
-    packed = prepare_corpus(find_splits(str(BUNDLED_WT2)), str(tmp_path / "x"))
+    plain = prepare(find_splits(str(shared("wikitext-2"))), str(tmp_path / "p"))
+    packed = prepare(find_splits(str(BUNDLED_WT2)), str(tmp_path / "x"))
     assert plain.digest == packed.digest
     assert {s: i.tokens for s, i in plain.splits.items()} == WT2
 
 
 def test_round_trip_decodes_to_the_original_tokens(tmp_path) -> None:
     cfg = CorpusConfig(shard_tokens=100_000)  # several shards: slices cross their boundaries
-    result = prepare_corpus(find_splits(str(BUNDLED_WT2)), str(tmp_path), cfg)
+    result = prepare(find_splits(str(BUNDLED_WT2)), str(tmp_path), cfg)
     for split, (start, stop) in {"train": (1_399_000, 1_401_000), "test": (0, 245_569)}.items():
         text = lzma.decompress((BUNDLED_WT2 / f"{split}.txt.xz").read_bytes()).decode()
         expected = reference_tokens(text)[start:stop]
@@ -87,7 +87,7 @@ def test_same_bytes_whatever_the_workers_and_block_size(tmp_path) -> None:
         "two": CorpusConfig(workers=2, block_bytes=1 << 20, shard_tokens=300_000),
         "small": CorpusConfig(workers=1, block_bytes=100_003, shard_tokens=300_000),
     }
-    digests = {prepare_corpus(splits, str(tmp_path / n), cfg).digest for n, cfg in runs.items()}
+    digests = {prepare(splits, str(tmp_path / n), cfg).digest for n, cfg in runs.items()}
     assert len(digests) == 1
     one = all_bytes(tmp_path / "one")
     assert len(one) == 8  # vocab, manifest, 4 train shards, valid, test
@@ -100,7 +100,7 @@ def test_oov_words_in_valid_and_test_map_to_unk(tmp_path) -> None:
     (tmp_path / "c" / "train.txt").write_text("the cat sat\nthe dog sat\n")
     (tmp_path / "c" / "valid.txt").write_text("the bird sat\n")
     (tmp_path / "c" / "test.txt").write_text("a cow\n")
-    result = prepare_corpus(find_splits(str(tmp_path / "c")), str(tmp_path / "out"))
+    result = prepare(find_splits(str(tmp_path / "c")), str(tmp_path / "out"))
     vocab = result.vocab
     assert vocab.tokens == (EOS, "sat", "the", "cat", "dog", UNK)  # ties: "<" sorts first
     assert vocab.decode(open_split(str(tmp_path / "out"), "valid")[:]) == ["the", UNK, "sat", EOS]
@@ -114,11 +114,11 @@ def test_min_count_and_max_size(tmp_path) -> None:
     for name in ("valid", "test"):
         (tmp_path / "c" / f"{name}.txt").write_text("a\n")
     splits = find_splits(str(tmp_path / "c"))
-    by_count = prepare_corpus(splits, str(tmp_path / "m"), CorpusConfig(min_count=2)).vocab
+    by_count = prepare(splits, str(tmp_path / "m"), CorpusConfig(min_count=2)).vocab
     assert dict(zip(by_count.tokens, by_count.counts, strict=True)) == {
         "a": 4, "b": 3, EOS: 2, UNK: 2,
     }  # fmt: skip
-    by_size = prepare_corpus(splits, str(tmp_path / "s"), CorpusConfig(max_size=4)).vocab
+    by_size = prepare(splits, str(tmp_path / "s"), CorpusConfig(max_size=4)).vocab
     assert by_size.tokens == ("a", "b", EOS, UNK) and by_size.counts == (4, 3, 2, 2)
     ids = open_split(str(tmp_path / "s"), "train")[:]
     assert by_size.decode(ids) == ["a", "a", "a", "b", "b", UNK, EOS, UNK, "a", "b", EOS]
@@ -130,7 +130,7 @@ def test_lowercase_and_raw_tokenizer(tmp_path) -> None:
     for name in ("valid", "test"):
         (tmp_path / "c" / f"{name}.txt").write_text("THE CAT!\n")
     cfg = CorpusConfig(tokenizer="raw", lowercase=True)
-    result = prepare_corpus(find_splits(str(tmp_path / "c")), str(tmp_path / "o"), cfg)
+    result = prepare(find_splits(str(tmp_path / "c")), str(tmp_path / "o"), cfg)
     assert result.vocab.decode(open_split(str(tmp_path / "o"), "train")[:]) == [
         "the", "cat", ",", "the", "cat", ".", EOS,
     ]  # fmt: skip
@@ -142,7 +142,7 @@ def test_lowercase_and_raw_tokenizer(tmp_path) -> None:
 
 
 def test_layout_manifest_and_load(tmp_path) -> None:
-    result = prepare_corpus(find_splits(str(shared("ptb"))), str(tmp_path), CorpusConfig())
+    result = prepare(find_splits(str(shared("ptb"))), str(tmp_path), CorpusConfig())
     names = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert names == [
         "manifest.json", "test/00000.arrow", "train/00000.arrow", "valid/00000.arrow",
@@ -158,7 +158,7 @@ def test_layout_manifest_and_load(tmp_path) -> None:
 
 
 def test_batches_read_the_shards(tmp_path) -> None:
-    result = prepare_corpus(find_splits(str(shared("ptb"))), str(tmp_path), CorpusConfig())
+    result = prepare(find_splits(str(shared("ptb"))), str(tmp_path), CorpusConfig())
     stream = open_split(str(tmp_path), "valid")
     batches = Batches(stream, batch_size=20, bptt=35, vocab_size=len(result.vocab))
     first = batches.window(0)
@@ -172,7 +172,7 @@ def test_progress_reports_bytes_up_to_the_total(tmp_path) -> None:
     calls: list[tuple[int, int]] = []
     splits = find_splits(str(BUNDLED_WT2))
     cfg = CorpusConfig(block_bytes=1 << 20)
-    prepare_corpus(splits, str(tmp_path), cfg, progress=lambda d, t: calls.append((d, t)))
+    prepare(splits, str(tmp_path), cfg, progress=lambda d, t: calls.append((d, t)))
     total = sum((BUNDLED_WT2 / f"{s}.txt.xz").stat().st_size for s in ("train", "valid", "test"))
     assert calls[-1] == (total, total)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) > 10

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-import lightrnn.corpus_input
-import lightrnn.shards
-from lightrnn.corpus import CorpusConfig, find_splits, open_split, prepare_corpus
+import lightrnn.corpus.inputs
+import lightrnn.corpus.shards
+from lightrnn.corpus import CorpusConfig, find_splits, open_split, prepare
 from lightrnn.errors import ConfigError, CorpusError, DataError
 
 
@@ -24,7 +24,7 @@ def corpus(root: Path, train: bytes, valid: bytes = b"a b\n", test: bytes = b"b 
 
 def fails(splits: dict, out: Path, pattern: str, cfg: CorpusConfig | None = None) -> None:
     with pytest.raises(CorpusError, match=pattern):
-        prepare_corpus(splits, str(out), cfg)
+        prepare(splits, str(out), cfg)
 
 
 def test_missing_split_names_what_was_found(tmp_path) -> None:
@@ -41,11 +41,11 @@ def test_missing_split_names_what_was_found(tmp_path) -> None:
     ):
         find_splits(str(tmp_path))
     with pytest.raises(CorpusError, match=r"need 'train' \(and optionally 'valid', 'test'\)"):
-        prepare_corpus({"valid": str(tmp_path / "train.txt")}, str(tmp_path / "o"))
+        prepare({"valid": str(tmp_path / "train.txt")}, str(tmp_path / "o"))
     with pytest.raises(CorpusError, match=r"unknown: \['dev'\]"):
-        prepare_corpus({"train": str(tmp_path / "train.txt"), "dev": "x"}, str(tmp_path / "o"))
+        prepare({"train": str(tmp_path / "train.txt"), "dev": "x"}, str(tmp_path / "o"))
     with pytest.raises(CorpusError, match=r"corpus file '.*nope.txt' does not exist"):
-        prepare_corpus({"train": str(tmp_path / "nope.txt")}, str(tmp_path / "o"))
+        prepare({"train": str(tmp_path / "nope.txt")}, str(tmp_path / "o"))
 
 
 def test_empty_file(tmp_path) -> None:
@@ -90,7 +90,7 @@ def test_non_utf8_names_offset_and_line_in_a_later_block(tmp_path) -> None:
 
 def test_replace_bad_bytes_instead(tmp_path) -> None:
     splits = corpus(tmp_path / "c", "le café est là\nle\n".encode("latin-1"))
-    result = prepare_corpus(splits, str(tmp_path / "o"), CorpusConfig(encoding_errors="replace"))
+    result = prepare(splits, str(tmp_path / "o"), CorpusConfig(encoding_errors="replace"))
     assert result.splits["train"].replaced_chars == 2
     ids = open_split(str(tmp_path / "o"), "train")[:]
     assert result.vocab.decode(ids) == ["le", "caf\ufffd", "est", "l\ufffd", "<eos>", "le", "<eos>"]
@@ -134,7 +134,7 @@ def test_compressed_data_under_a_plain_name_and_corrupt_archives(tmp_path) -> No
 
 
 def test_a_word_without_end_is_not_text(tmp_path, monkeypatch) -> None:
-    monkeypatch.setattr(lightrnn.corpus_input, "MAX_WORD_BYTES", 5000)
+    monkeypatch.setattr(lightrnn.corpus.inputs, "MAX_WORD_BYTES", 5000)
     splits = corpus(tmp_path / "c", b"ok\n" + b"x" * 20_000 + b"\n")
     cfg = CorpusConfig(block_bytes=1024, workers=1)
     message = r"train.txt': 5,120 bytes without whitespace from byte offset 3: this is not word"
@@ -157,17 +157,17 @@ def test_config_is_validated_loudly() -> None:
 def test_a_run_failing_while_writing_leaves_nothing_finished(tmp_path, monkeypatch) -> None:
     splits = corpus(tmp_path / "c", b"a b c d\n" * 100)
     out = tmp_path / "o"
-    prepare_corpus(splits, str(out), CorpusConfig(shard_tokens=50))  # a finished earlier run
-    real = lightrnn.shards.ShardWriter._write_shard
+    prepare(splits, str(out), CorpusConfig(shard_tokens=50))  # a finished earlier run
+    real = lightrnn.corpus.shards.ShardWriter._write_shard
 
     def crash_on_third(self, ids, index, start):
         if index == 2:
             raise OSError("disk full")
         real(self, ids, index, start)
 
-    monkeypatch.setattr(lightrnn.shards.ShardWriter, "_write_shard", crash_on_third)
+    monkeypatch.setattr(lightrnn.corpus.shards.ShardWriter, "_write_shard", crash_on_third)
     with pytest.raises(OSError, match="disk full"):
-        prepare_corpus(splits, str(out), CorpusConfig(shard_tokens=50))
+        prepare(splits, str(out), CorpusConfig(shard_tokens=50))
     assert sorted(p.name for p in out.rglob("*") if p.is_file()) == []
     with pytest.raises(DataError, match="holds no finished prepared corpus"):
         open_split(str(out), "train")
@@ -181,6 +181,6 @@ def test_leftovers_of_an_interrupted_run_are_never_read_and_get_cleared(tmp_path
     (out / "train" / "00001.arrow.tmp-0123").write_bytes(b"partial")
     with pytest.raises(DataError, match="holds no finished prepared corpus"):
         open_split(str(out), "train")
-    prepare_corpus(splits, str(out), CorpusConfig())
+    prepare(splits, str(out), CorpusConfig())
     assert sorted(p.name for p in (out / "train").iterdir()) == ["00000.arrow"]
     assert len(open_split(str(out), "train")) == 500

@@ -13,8 +13,8 @@ import fsspec
 import pytest
 import zstandard
 
-from lightrnn.corpus import CorpusConfig, find_splits, open_split, prepare_corpus
-from lightrnn.corpus_input import read_blocks
+from lightrnn.corpus import CorpusConfig, find_splits, open_split, prepare
+from lightrnn.corpus.inputs import read_blocks
 from lightrnn.errors import CorpusError
 from lightrnn.vocab import EOS
 
@@ -96,7 +96,7 @@ def test_every_compression_gives_the_same_shards(tmp_path) -> None:
     for suffix, compress in formats.items():
         splits = write_corpus(tmp_path / f"c{suffix}", suffix, compress)
         cfg = CorpusConfig(block_bytes=1000)  # many blocks
-        result = prepare_corpus(splits, str(tmp_path / f"o{suffix}"), cfg)
+        result = prepare(splits, str(tmp_path / f"o{suffix}"), cfg)
         assert decoded(tmp_path / f"o{suffix}", "train", result.vocab) == reference(TEXT)
         digests.add(result.digest)
     assert len(digests) == 1
@@ -110,14 +110,14 @@ def test_blocks_cut_inside_long_lines_keep_every_token(tmp_path, suffix: str) ->
     splits = write_corpus(tmp_path / "c", suffix, compress, text)
     blocks = list(read_blocks(splits["train"], 4096))
     assert len(blocks) == 59 and not all(b.ends_line for b in blocks)  # ~240 kB / 4 KiB
-    result = prepare_corpus(splits, str(tmp_path / "o"), CorpusConfig(block_bytes=4096))
+    result = prepare(splits, str(tmp_path / "o"), CorpusConfig(block_bytes=4096))
     assert decoded(tmp_path / "o", "train", result.vocab) == reference(text[1:])  # BOM dropped
     assert result.splits["train"].lines == 6
 
 
 def test_windows_line_ends_count_like_unix_ones(tmp_path) -> None:
     splits = write_corpus(tmp_path / "c", text="a b\r\nc\r\n\r\n")
-    result = prepare_corpus(splits, str(tmp_path / "o"))
+    result = prepare(splits, str(tmp_path / "o"))
     assert decoded(tmp_path / "o", "train", result.vocab) == ["a", "b", EOS, "c", EOS, EOS]
 
 
@@ -125,8 +125,8 @@ def test_memory_urls_in_and_out(tmp_path) -> None:
     fs = fsspec.filesystem("memory")
     for name in ("train", "valid", "test"):
         fs.pipe(f"/mem-in/{name}.txt.xz", lzma.compress(TEXT.encode()))
-    result = prepare_corpus(find_splits("memory://mem-in"), "memory://mem-out")
-    local = prepare_corpus(write_corpus(tmp_path / "c"), str(tmp_path / "o"))
+    result = prepare(find_splits("memory://mem-in"), "memory://mem-out")
+    local = prepare(write_corpus(tmp_path / "c"), str(tmp_path / "o"))
     assert result.digest == local.digest
     stream = open_split("memory://mem-out", "valid", cache_dir=str(tmp_path / "cache"))
     assert result.vocab.decode(stream[:]) == reference(TEXT)
@@ -140,8 +140,8 @@ def test_s3_in_and_out(tmp_path, s3_store_url: str) -> None:
         fs.pipe(f"{s3_store_url}/corpus/{name}.txt.gz", gzip.compress(TEXT.encode()))
     splits = find_splits(f"{s3_store_url}/corpus")
     assert re.fullmatch(r"s3://.*/corpus/train\.txt\.gz", splits["train"])
-    result = prepare_corpus(splits, f"{s3_store_url}/out", CorpusConfig(workers=2))
-    local = prepare_corpus(write_corpus(tmp_path / "c"), str(tmp_path / "o"))
+    result = prepare(splits, f"{s3_store_url}/out", CorpusConfig(workers=2))
+    local = prepare(write_corpus(tmp_path / "c"), str(tmp_path / "o"))
     assert result.digest == local.digest
     stream = open_split(f"{s3_store_url}/out", "train", verify=True)
     assert result.vocab.decode(stream[:]) == reference(TEXT)

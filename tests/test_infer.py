@@ -15,9 +15,9 @@ from lightrnn.infer import (
     BaselineScorer,
     LightRNNScorer,
     StreamConfig,
-    _sample,
     generate,
     make_scorer,
+    sample,
 )
 from lightrnn.model import LightRNN, LightRNNConfig
 
@@ -149,12 +149,12 @@ def test_a_new_table_needs_no_refresh_new_weights_do():
     perturbed(model, seed=5)
     scorer.reset()
     assert not torch.allclose(scorer.score(ids), model.log_prob(ids), atol=1e-3)
-    pointers = {name: t.data_ptr() for name, t in scorer._w.items()}
+    pointers = {name: t.data_ptr() for name, t in scorer.stepper.weights.items()}
     scorer.refresh()
     scorer.reset()
     torch.testing.assert_close(scorer.score(ids), model.log_prob(ids), atol=1e-5, rtol=0)
     # refresh writes into the same tensors, so graphs captured before it stay valid
-    assert {name: t.data_ptr() for name, t in scorer._w.items()} == pointers
+    assert {name: t.data_ptr() for name, t in scorer.stepper.weights.items()} == pointers
 
 
 @pytest.mark.parametrize("name", ["lightrnn", "full", "adaptive"])
@@ -166,12 +166,12 @@ def test_the_step_that_a_graph_captures_touches_only_static_buffers(name):
     scorer = make_scorer(model, StreamConfig(batch_size=2))
     scorer.score(ids_for(2, 3))
     tensors = {k: v for k, v in vars(scorer).items() if isinstance(v, torch.Tensor)}
-    tensors |= {f"w.{k}": v for k, v in scorer._w.items()}
+    tensors |= {f"w.{k}": v for k, v in scorer.stepper.weights.items()}
     before = {k: (v.data_ptr(), v.clone()) for k, v in tensors.items()}
     static = {t.data_ptr() for t in scorer._static()}
     steps = [scorer._word_step]
     if isinstance(scorer, LightRNNScorer):  # the halves that generation replays
-        steps += [lambda: scorer._row_half(scorer._rows), lambda: scorer._col_half(scorer._cols)]
+        steps += [scorer._row_half, scorer._col_half]
     with torch.no_grad():
         for step in steps:
             scorer._words.copy_(torch.tensor([4, 9]))
@@ -247,10 +247,10 @@ def test_the_sampler_draws_from_the_tempered_distribution():
     probs = torch.tensor([0.5, 0.3, 0.2, 0.0])
     log_probs = probs.log().expand(40_000, 4)
     gen = torch.Generator().manual_seed(0)
-    counts = torch.bincount(_sample(log_probs, 1.0, gen), minlength=4) / 40_000
+    counts = torch.bincount(sample(log_probs, 1.0, gen), minlength=4) / 40_000
     assert counts[3] == 0
     torch.testing.assert_close(counts, probs, atol=0.01, rtol=0)
-    hot = torch.bincount(_sample(log_probs, 2.0, gen), minlength=4) / 40_000
+    hot = torch.bincount(sample(log_probs, 2.0, gen), minlength=4) / 40_000
     tempered = probs.sqrt() / probs.sqrt().sum()
     torch.testing.assert_close(hot, tempered, atol=0.01, rtol=0)
 

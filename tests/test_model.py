@@ -8,7 +8,7 @@ import torch
 
 from lightrnn import DataError, Table, TableError
 from lightrnn.baselines import BaselineConfig, BaselineLM
-from lightrnn.build import build_model
+from lightrnn.checkpoint import build_model
 from lightrnn.model import LightRNN, LightRNNConfig
 
 V = 23  # not a perfect square: a 5 x 5 table with 2 empty cells

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from lightrnn import Table
-from lightrnn.allocate import assign
+from lightrnn.allocate import reallocate
 from lightrnn.costs import accumulate_costs
 from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
@@ -54,7 +54,7 @@ def test_one_round_of_reallocation_groups_words_and_lowers_perplexity():
     round1 = {k: v.clone() for k, v in model.state_dict().items()}
 
     costs = accumulate_costs(model, train)
-    new_table, report = assign(costs.rows, costs.cols, random_table)
+    new_table, report = reallocate(costs.rows, costs.cols, random_table)
     assert report.objective_after < report.objective_before
     assert group_purity(new_table) > group_purity(random_table) + 5  # measured: 12 -> 25
 

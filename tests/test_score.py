@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lightrnn import CorpusError, Vocab
-from lightrnn.score import encode_text, read_text
+from lightrnn.corpus.text import encode_text, read_text
 
 
 def test_encode_text_uses_whitespace_eos_and_unk():

@@ -10,8 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from lightrnn.errors import DataError
-from lightrnn.shards import (
+from lightrnn.corpus.shards import (
     MANIFEST,
     ShardStream,
     ShardWriter,
@@ -20,6 +19,7 @@ from lightrnn.shards import (
     manifest_json,
     open_split,
 )
+from lightrnn.errors import DataError
 
 
 def write_split(root, ids: np.ndarray, shard_tokens: int, chunk: int) -> SplitInfo:

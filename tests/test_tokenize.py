@@ -7,8 +7,8 @@ import sys
 import pyarrow as pa
 import pytest
 
+from lightrnn.corpus.tokenize import TOKENIZERS, make_tokenizer, tokenize_block
 from lightrnn.errors import ConfigError
-from lightrnn.tokenize import TOKENIZERS, make_tokenizer, tokenize_block
 
 
 def reference(text: str, ends_line: bool = True) -> list[str]:

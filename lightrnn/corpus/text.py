@@ -8,8 +8,8 @@ from __future__ import annotations
 import fsspec
 import numpy as np
 
+from lightrnn.corpus.tokenize import make_tokenizer, tokenize_block
 from lightrnn.errors import CorpusError
-from lightrnn.tokenize import make_tokenizer, tokenize_block
 from lightrnn.vocab import Vocab
 
 

@@ -15,27 +15,29 @@ replayed with one launch; on the CPU the very same step function runs eagerly. A
 layer's input gates of the R + C row and column vectors are precomputed (a gather instead of a
 matrix product), and on CUDA the LSTM cell's pointwise part is one fused kernel.
 
-The scorer works on a snapshot of the weights: call `refresh()` after the model changes (a new
-table needs nothing: the model's table buffers are read in place).
+The per-word math lives with each model (`model.stepper(dtype)`: `LightRNNStepper`,
+`BaselineStepper`); this module owns the buffers, the CUDA graphs and the public API. The scorer
+works on a snapshot of the weights: call `refresh()` after the model changes (a new table needs
+nothing: the model's table buffers are read in place).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
-from lightrnn.baselines import BaselineLM
+from lightrnn.baselines import BaselineLM, BaselineStepper
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.lm import RecurrentLM, State
-from lightrnn.model import LightRNN
+from lightrnn.model import LightRNN, LightRNNStepper
+from lightrnn.validation import check_fields
 
 GRAPH_MODES = ("auto", "on", "off")
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+Pick = Callable[[torch.Tensor], torch.Tensor]  # log-probabilities [B, N] -> one index per row [B]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class StreamConfig:
     warmup: int = 2  # eager runs of a step on a side stream before it is captured
 
     def __post_init__(self) -> None:
+        check_fields(self, "")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size={self.batch_size}: must be at least 1")
         if self.graph not in GRAPH_MODES:
@@ -63,16 +66,13 @@ class StreamConfig:
 class StreamingScorer:
     """The LSTM state, the pending next-word distribution and the step machinery.
 
-    Subclasses (`LightRNNScorer`, `BaselineScorer`; build one with `make_scorer`) define the
-    weights they prepare and the step functions. A step function reads and writes only the
+    Subclasses (`LightRNNScorer`, `BaselineScorer`; build one with `make_scorer`) hold the
+    pending distribution and call their model's stepper. A step reads and writes only the
     static buffers made here, so it can be captured once and replayed.
     """
 
     def __init__(self, model: RecurrentLM, config: StreamConfig | None = None) -> None:
         cfg = config or StreamConfig()
-        lstm = model.lstm
-        if lstm.proj_size or not lstm.bias or lstm.bidirectional or not lstm.batch_first:
-            raise ConfigError("the scorer expects the models' own LSTM: batch_first, biased, plain")
         self.config = cfg
         self.model = model
         self.device = model.device
@@ -87,23 +87,20 @@ class StreamingScorer:
             self.dtype = torch.bfloat16 if amp and self.device.type == "cuda" else torch.float32
         else:
             self.dtype = DTYPES[cfg.dtype]
-        self._fused_cell = self.device.type == "cuda" and hasattr(torch, "_thnn_fused_lstm_cell")
+        lstm = model.lstm
         L, B, H = lstm.num_layers, cfg.batch_size, lstm.hidden_size
         self.batch_size, self.num_layers = B, L
         self._h = torch.zeros(L, B, H, device=self.device)
         self._c = torch.zeros(L, B, H, device=self.device)
         self._words = torch.zeros(B, dtype=torch.long, device=self.device)
         self._log_prob = torch.zeros(B, device=self.device)
-        self._w: dict[str, torch.Tensor] = {}
         self._graphs: dict[str, torch.cuda.CUDAGraph] = {}
         self._pool: tuple | None = None
-        self.refresh()
+        with torch.no_grad():
+            self.stepper = model.stepper(self.dtype)
+        self.reset()
 
     # -- what subclasses define ------------------------------------------------------------------
-
-    def _prepare(self) -> dict[str, torch.Tensor]:
-        """The weights in the form the step uses (fresh tensors, never the parameters)."""
-        raise NotImplementedError
 
     def _static(self) -> list[torch.Tensor]:
         """Every buffer a step writes: saved and restored around a capture's warm-up runs."""
@@ -117,27 +114,22 @@ class StreamingScorer:
         """Recompute the pending next-word distribution from the current top-layer state."""
         raise NotImplementedError
 
-    def _before_use(self) -> None:
-        """Bring derived data up to date before a step (LightRNN: a swapped table)."""
+    def sample_next(self, pick: Pick) -> torch.Tensor:
+        """Draw the next word of every stream with `pick`, read it; the word ids [B]."""
+        raise NotImplementedError
 
     # -- public ------------------------------------------------------------------------------------
 
     @torch.no_grad()
     def refresh(self) -> None:
         """Take a new snapshot of the model's weights (captured graphs stay valid)."""
-        fresh = self._prepare()
-        if not self._w:  # the first snapshot: these tensors are the ones graphs will read
-            self._w = fresh
-            self.reset()
-            return
-        for name, tensor in fresh.items():
-            self._w[name].copy_(tensor)
+        self.stepper.refresh()
         self.reset(self.state)  # the streams go on; their pending distributions are redone
 
     @torch.no_grad()
     def reset(self, state: State | None = None) -> None:
         """Start every stream afresh: from the zero state, or from `state` ([L, B, H] each)."""
-        self._before_use()
+        self._sync()
         if state is None:
             self._h.zero_()
             self._c.zero_()
@@ -160,7 +152,7 @@ class StreamingScorer:
 
     def step(self, words: torch.Tensor | Sequence[int]) -> torch.Tensor:
         """log P(words | each stream's history), float32 [batch_size]; the state moves on."""
-        self._before_use()
+        self._sync()
         self._words.copy_(self._check(words, self.model.vocab_size, "word"))
         self._run("word", self._word_step)
         return self._log_prob.clone()
@@ -175,7 +167,7 @@ class StreamingScorer:
             )
         if self.config.check_ids:
             self.model.check_ids(ids)
-        self._before_use()
+        self._sync()
         ids = ids.to(self.device, torch.long)
         out = torch.empty(ids.shape, device=self.device)
         for t in range(ids.shape[1]):
@@ -185,6 +177,12 @@ class StreamingScorer:
         return out
 
     # -- machinery ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def _sync(self) -> None:
+        """A new table (`set_table` swaps `model.table`): new masks, the pending rows redone."""
+        if self.stepper.sync():
+            self._pending_from_state()
 
     def _check(self, ids: torch.Tensor | Sequence[int], limit: int, what: str) -> torch.Tensor:
         """ids as a [batch_size] tensor, range-checked when the config asks for it."""
@@ -235,50 +233,12 @@ class StreamingScorer:
             for buffer, value in zip(self._static(), saved, strict=True):
                 buffer.copy_(value)
 
-    def _lstm_weights(self, first_input: bool) -> dict[str, torch.Tensor]:
-        """Per layer l: w_ih{l} [4H, in] and b{l} (both biases) in the compute dtype, w_hh{l}.
-        Layer 0's input side is left out when the subclass precomputes its gates."""
-        lstm, dt, out = self.model.lstm, self.dtype, {}
-        for layer in range(lstm.num_layers):
-            if layer > 0 or first_input:
-                bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
-                out[f"w_ih{layer}"] = _copy(getattr(lstm, f"weight_ih_l{layer}"), dt)
-                out[f"b{layer}"] = _copy(bias, dt)
-            out[f"w_hh{layer}"] = _copy(getattr(lstm, f"weight_hh_l{layer}"), dt)
-        return out
-
-    def _lstm(self, gates_in: torch.Tensor) -> torch.Tensor:
-        """One time step through every layer from layer 0's input gates [B, 4H] (float32, biases
-        included); updates the state in place; returns the top layer's new h [B, H]."""
-        w, dt = self._w, self.dtype
-        x = gates_in
-        for layer in range(self.num_layers):
-            gates_x = gates_in
-            if layer > 0:
-                gates_x = F.linear(x.to(dt), w[f"w_ih{layer}"], w[f"b{layer}"]).float()
-            gates_h = F.linear(self._h[layer].to(dt), w[f"w_hh{layer}"]).float()
-            h, c = self._cell(gates_x, gates_h, self._c[layer])
-            self._h[layer].copy_(h)
-            self._c[layer].copy_(c)
-            x = h
-        return x
-
-    def _cell(
-        self, gates_x: torch.Tensor, gates_h: torch.Tensor, c: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The LSTM cell's pointwise part (gate order i, f, g, o, as nn.LSTM)."""
-        if self._fused_cell:
-            h_new, c_new, _ = torch._thnn_fused_lstm_cell(gates_x, gates_h, c)
-            return h_new, c_new
-        i, f, g, o = (gates_x + gates_h).chunk(4, dim=1)
-        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c_new), c_new
-
 
 class LightRNNScorer(StreamingScorer):
     """LightRNN: the pending row distribution, plus row and column half-steps for sampling."""
 
     model: LightRNN
+    stepper: LightRNNStepper
 
     def __init__(self, model: LightRNN, config: StreamConfig | None = None) -> None:
         B, R, C = (config or StreamConfig()).batch_size, model.config.n_rows, model.config.n_cols
@@ -289,155 +249,91 @@ class LightRNNScorer(StreamingScorer):
         self._col_logp = torch.zeros(B, C, device=device)  # log P_c(. | h^r), masked to the row
         super().__init__(model, config)
 
-    def _prepare(self) -> dict[str, torch.Tensor]:
-        m, lstm, dt = self.model, self.model.lstm, self.dtype
-        w_in = lstm.weight_ih_l0.detach().float()
-        b_in = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach().float()
-        self._table = m.table
-        return {
-            "row_gates": F.linear(m.embed_rows.weight.detach().float(), w_in, b_in),  # [R, 4H]
-            "col_gates": F.linear(m.embed_cols.weight.detach().float(), w_in, b_in),  # [C, 4H]
-            "w_row": _copy(m.head_rows.weight, dt),
-            "w_col": _copy(m.head_cols.weight, dt),
-            **self._table_biases(),
-            **self._lstm_weights(first_input=False),
-        }
-
-    def _table_biases(self) -> dict[str, torch.Tensor]:
-        """The heads' biases with the table's mask folded in (one matrix product per head):
-        row_bias [R] = b^r (-inf on empty rows), col_bias [R, C] = b^c (-inf on empty cells)."""
-        m, dt = self.model, self.dtype
-        return {
-            "row_bias": _copy(m.head_rows.bias + m.row_bias, dt),
-            "col_bias": _copy(m.head_cols.bias + m.cell_bias, dt),
-        }
-
-    def _before_use(self) -> None:
-        """A new table (`set_table` swaps `model.table`): new masks, the pending rows redone."""
-        if self.model.table is not self._table:
-            self._table = self.model.table
-            with torch.no_grad():
-                for name, tensor in self._table_biases().items():
-                    self._w[name].copy_(tensor)
-                self._pending_from_state()
-
     def _static(self) -> list[torch.Tensor]:
         return [*super()._static(), self._rows, self._cols, self._row_logp, self._col_logp]
 
     def _word_step(self) -> None:
-        m = self.model
-        rows = m.word_rows.index_select(0, self._words)  # [B]
-        cols = m.word_cols.index_select(0, self._words)
+        rows, cols = self.stepper.cells_of(self._words)  # [B], [B]
         lp_row = self._row_logp.gather(1, rows.unsqueeze(1)).squeeze(1)
-        self._row_half(rows)
+        self.stepper.read_row(rows, self._h, self._c, self._col_logp)
         lp_col = self._col_logp.gather(1, cols.unsqueeze(1)).squeeze(1)
         torch.add(lp_row, lp_col, out=self._log_prob)
-        self._col_half(cols)
+        self.stepper.read_col(cols, self._h, self._c, self._row_logp)
 
-    def _row_half(self, rows: torch.Tensor) -> None:
-        """Read x^r(rows); the column distribution, masked to those rows' cells."""
-        w = self._w
-        top = self._lstm(w["row_gates"].index_select(0, rows)).to(self.dtype)
-        logits = torch.addmm(w["col_bias"].index_select(0, rows), top, w["w_col"].t())  # [B, C]
-        torch.log_softmax(logits, 1, dtype=torch.float32, out=self._col_logp)
+    def _row_half(self) -> None:
+        self.stepper.read_row(self._rows, self._h, self._c, self._col_logp)
 
-    def _col_half(self, cols: torch.Tensor) -> None:
-        """Read x^c(cols); the row distribution of the next word."""
-        self._row_head(self._lstm(self._w["col_gates"].index_select(0, cols)))
-
-    def _row_head(self, top: torch.Tensor) -> None:
-        logits = F.linear(top.to(self.dtype), self._w["w_row"], self._w["row_bias"])  # [B, R]
-        torch.log_softmax(logits, 1, dtype=torch.float32, out=self._row_logp)
+    def _col_half(self) -> None:
+        self.stepper.read_col(self._cols, self._h, self._c, self._row_logp)
 
     def _pending_from_state(self) -> None:
-        self._row_head(self._h[-1])
+        self.stepper.pending(self._h[-1], self._row_logp)
 
     def row_log_probs(self) -> torch.Tensor:
         """log P_r(row of the next word | history), [batch_size, R] (empty rows -inf)."""
-        self._before_use()
+        self._sync()
         return self._row_logp.clone()
 
     def feed_row(self, rows: torch.Tensor | Sequence[int]) -> torch.Tensor:
         """Read the next word's row; returns log P_c(column | row, history), [batch_size, C],
         -inf on the row's empty cells. Follow with `feed_col`: together they equal `step`."""
-        self._before_use()
+        self._sync()
         rows = self._check(rows, self.model.config.n_rows, "row").to(self.device)
-        if self.config.check_ids and not bool(self.model.row_bias[rows].eq(0).all()):
+        if self.config.check_ids and not self.stepper.rows_hold_words(rows):
             raise DataError(f"rows {rows.tolist()} hold no word: choose rows that hold a word")
         self._rows.copy_(rows)
-        self._run("row", lambda: self._row_half(self._rows))
+        self._run("row", self._row_half)
         return self._col_logp.clone()
 
     def feed_col(self, cols: torch.Tensor | Sequence[int]) -> None:
         """Read the column of the word whose row `feed_row` just read."""
-        self._before_use()
+        self._sync()
         cols = self._check(cols, self.model.config.n_cols, "column").to(self.device)
-        if self.config.check_ids and not bool(self.model.cell_bias[self._rows, cols].eq(0).all()):
+        if self.config.check_ids and not self.stepper.cells_hold_words(self._rows, cols):
             cells = list(zip(self._rows.tolist(), cols.tolist(), strict=True))
             raise DataError(f"cells {cells} hold no word: choose a column of the row's words")
         self._cols.copy_(cols)
-        self._run("col", lambda: self._col_half(self._cols))
+        self._run("col", self._col_half)
+
+    def sample_next(self, pick: Pick) -> torch.Tensor:
+        """The row first, read; then a column among that row's words (DESIGN section 1)."""
+        self._sync()
+        self._rows.copy_(pick(self._row_logp))  # from masked log-probs: always a valid row
+        self._run("row", self._row_half)
+        self._cols.copy_(pick(self._col_logp))
+        self._run("col", self._col_half)
+        return self.stepper.words_at(self._rows, self._cols)
 
 
 class BaselineScorer(StreamingScorer):
     """Full or adaptive softmax: the pending log P(. | history) over the whole vocabulary."""
 
     model: BaselineLM
+    stepper: BaselineStepper
 
     def __init__(self, model: BaselineLM, config: StreamConfig | None = None) -> None:
         B = (config or StreamConfig()).batch_size
         self._next_logp = torch.zeros(B, model.vocab_size, device=model.device)  # [B, V]
         super().__init__(model, config)
 
-    def _prepare(self) -> dict[str, torch.Tensor]:
-        m, dt = self.model, self.dtype
-        w = {"embed": _copy(m.embed.weight, dt), **self._lstm_weights(first_input=True)}
-        if m.config.softmax == "full":
-            w["w_out"], w["b_out"] = _copy(m.head.weight, dt), _copy(m.head.bias, dt)
-            return w
-        head = m.head  # nn.AdaptiveLogSoftmaxWithLoss
-        w["w_head"] = _copy(head.head.weight, dt)
-        if head.head.bias is not None:
-            w["b_head"] = _copy(head.head.bias, dt)
-        for i, tail in enumerate(head.tail):
-            w[f"tail{i}_in"], w[f"tail{i}_out"] = (
-                _copy(tail[0].weight, dt),
-                _copy(tail[1].weight, dt),
-            )
-        return w
-
     def _static(self) -> list[torch.Tensor]:
         return [*super()._static(), self._next_logp]
 
     def _word_step(self) -> None:
-        w = self._w
         self._log_prob.copy_(self._next_logp.gather(1, self._words.unsqueeze(1)).squeeze(1))
-        x = w["embed"].index_select(0, self._words)  # [B, d]
-        self._head(self._lstm(F.linear(x, w["w_ih0"], w["b0"]).float()))
+        self.stepper.read_word(self._words, self._h, self._c, self._next_logp)
 
     def _pending_from_state(self) -> None:
-        self._head(self._h[-1])
-
-    def _head(self, top: torch.Tensor) -> None:
-        """log P(. | history) [B, V] from the top layer's h [B, H] into the pending buffer."""
-        w, t = self._w, top.to(self.dtype)
-        if self.model.config.softmax == "full":
-            logits = F.linear(t, w["w_out"], w["b_out"])  # [B, V]
-            torch.log_softmax(logits, 1, dtype=torch.float32, out=self._next_logp)
-            return
-        # nn.AdaptiveLogSoftmaxWithLoss._get_full_log_prob, on static buffers.
-        head = self.model.head
-        short = head.shortlist_size
-        head_lp = F.log_softmax(F.linear(t, w["w_head"], w.get("b_head")).float(), dim=1)
-        self._next_logp[:, :short].copy_(head_lp[:, :short])
-        for i, (start, stop) in enumerate(itertools.pairwise(head.cutoffs)):
-            tail = F.linear(F.linear(t, w[f"tail{i}_in"]), w[f"tail{i}_out"]).float()
-            cluster = F.log_softmax(tail, dim=1) + head_lp[:, short + i : short + i + 1]
-            self._next_logp[:, start:stop].copy_(cluster)
+        self.stepper.pending(self._h[-1], self._next_logp)
 
     def next_log_probs(self) -> torch.Tensor:
         """log P(next word | history) for every word, [batch_size, V]."""
         return self._next_logp.clone()
+
+    def sample_next(self, pick: Pick) -> torch.Tensor:
+        self._words.copy_(pick(self._next_logp))
+        self._run("word", self._word_step)
+        return self._words.clone()
 
 
 def make_scorer(model: RecurrentLM, config: StreamConfig | None = None) -> StreamingScorer:
@@ -449,63 +345,3 @@ def make_scorer(model: RecurrentLM, config: StreamConfig | None = None) -> Strea
     raise ConfigError(
         f"no streaming scorer for {type(model).__name__}: pass a LightRNN or BaselineLM"
     )
-
-
-@torch.no_grad()
-def generate(
-    model: RecurrentLM,
-    prompt: Sequence[int] | torch.Tensor,
-    n_words: int,
-    temperature: float = 1.0,
-    seed: int = 0,
-    config: StreamConfig | None = None,
-) -> list[int]:
-    """Sample `n_words` word ids after `prompt` (may be empty): reproducible from `seed`.
-
-    LightRNN samples the row, reads it, then samples the column among that row's non-empty
-    cells (DESIGN section 1). temperature 0 takes the most likely row/column/word.
-    """
-    if n_words < 0 or temperature < 0:
-        raise ConfigError(f"n_words={n_words} and temperature={temperature} must be >= 0")
-    cfg = config or StreamConfig()
-    if cfg.batch_size != 1:
-        raise ConfigError(
-            f"generate samples one stream: batch_size must be 1, not {cfg.batch_size}"
-        )
-    scorer = make_scorer(model, cfg)
-    prompt = torch.as_tensor(prompt, dtype=torch.long).reshape(1, -1)
-    if prompt.shape[1]:
-        scorer.score(prompt)
-    gen = torch.Generator(device=scorer.device).manual_seed(seed)
-    out = torch.empty(n_words, dtype=torch.long, device=scorer.device)
-    if isinstance(scorer, LightRNNScorer):
-        grid = torch.from_numpy(model.table.cell_to_word()).to(scorer.device)  # [R, C]
-        for t in range(n_words):
-            row = _sample(scorer._row_logp, temperature, gen)
-            scorer._rows.copy_(row)  # sampled from masked logits: valid, no host check needed
-            scorer._run("row", lambda: scorer._row_half(scorer._rows))
-            col = _sample(scorer._col_logp, temperature, gen)
-            scorer._cols.copy_(col)
-            scorer._run("col", lambda: scorer._col_half(scorer._cols))
-            out[t] = grid[row, col][0]
-    else:
-        assert isinstance(scorer, BaselineScorer)
-        for t in range(n_words):
-            word = _sample(scorer._next_logp, temperature, gen)
-            scorer._words.copy_(word)
-            scorer._run("word", scorer._word_step)
-            out[t] = word[0]
-    return out.tolist()
-
-
-def _sample(log_probs: torch.Tensor, temperature: float, gen: torch.Generator) -> torch.Tensor:
-    """One index per row of [B, N] log-probabilities (Gumbel-max: no host round trip)."""
-    if temperature == 0:
-        return log_probs.argmax(dim=1)
-    u = torch.rand(log_probs.shape, generator=gen, device=log_probs.device)
-    return (log_probs / temperature - torch.log(-torch.log(u))).argmax(dim=1)
-
-
-def _copy(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A detached, contiguous copy in `dtype` (a snapshot, never an alias of a parameter)."""
-    return t.detach().to(dtype=dtype, copy=True).contiguous()

@@ -8,8 +8,8 @@ Methods:
 - "exact": dense Jonker-Volgenant (`lap.lapjv`) over the V x R*C cost matrix (float64): the
   optimum, while that matrix fits (`exact_max_bytes`, ~11k words at the 1 GiB default).
 - "sparse": each word's cheapest cells plus its current one, solved by auction
-  (`allocate_sparse.py`); scales to the paper's 793,471 words (bench/reallocate.py).
-- "greedy": the row-then-column greedy of the CNTK example (`allocate_greedy.py`), to compare.
+  (`auction.py`); scales to the paper's 793,471 words (bench/reallocate.py).
+- "greedy": the row-then-column greedy of the CNTK example (`greedy.py`), to compare.
 - "auto": exact when it fits, else sparse.
 Whatever the method, the new table is never worse than the current one: if a solver ever
 returned a worse table (numerical trouble), the current table is kept and the report says so.
@@ -22,10 +22,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from lightrnn import allocate_sparse
-from lightrnn.allocate_greedy import greedy_rows_then_cols
+from lightrnn.allocate import auction
+from lightrnn.allocate.exact import solve_exact
+from lightrnn.allocate.greedy import greedy_rows_then_cols
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.table import Table
+from lightrnn.validation import check_fields
 
 METHODS = ("auto", "exact", "sparse", "greedy")
 SOLVERS = ("auto", "auction", "lapmod")
@@ -46,6 +48,7 @@ class AllocateConfig:
     chunk: int = 8192  # words processed at a time when building costs (bounds temporaries)
 
     def __post_init__(self) -> None:
+        check_fields(self, "allocate.")
         if self.method not in METHODS:
             raise ConfigError(f"method={self.method!r}: choose one of {', '.join(METHODS)}")
         if self.solver not in SOLVERS:
@@ -65,7 +68,7 @@ class AllocateConfig:
                 f"tol={self.tol} must be in (0, 1), exact_max_bytes={self.exact_max_bytes} >= 0 "
                 f"and chunk={self.chunk} >= 1"
             )
-        if self.solver == "auction" and not allocate_sparse.HAVE_NUMBA:
+        if self.solver == "auction" and not auction.HAVE_NUMBA:
             raise ConfigError(
                 "solver='auction' needs numba: pip install numba==0.68.1, or use solver='lapmod'"
             )
@@ -104,7 +107,7 @@ def objective(l_r: np.ndarray, l_c: np.ndarray, table: Table) -> float:
     return float(rows.sum() + cols.sum())
 
 
-def assign(
+def reallocate(
     l_r: np.ndarray,
     l_c: np.ndarray,
     current: Table,
@@ -136,18 +139,18 @@ def assign(
                 f"{current.vocab_size} words, over exact_max_bytes={config.exact_max_bytes}: "
                 "use method='sparse' (or 'auto'), or raise exact_max_bytes"
             )
-        cells = _solve_dense(l_r, l_c, current, config.chunk)
+        cells = solve_exact(l_r, l_c, current, config.chunk)
         solver = "lapjv"
     elif chosen == "sparse":
         built = time.perf_counter()
-        cand = allocate_sparse.build_candidates(
+        cand = auction.build_candidates(
             l_r, l_c, current.cells, config.candidate_rows, config.candidates, config.chunk
         )
         built = time.perf_counter() - built
         candidates = cand.cells.shape[1] - 1
         solver = config.solver
         if solver == "auto":
-            solver = "auction" if allocate_sparse.HAVE_NUMBA else "lapmod"
+            solver = "auction" if auction.HAVE_NUMBA else "lapmod"
             if solver == "lapmod" and current.vocab_size > LAPMOD_MAX_WORDS:
                 raise ConfigError(
                     f"sparse reallocation of {current.vocab_size} words needs numba for the "
@@ -155,10 +158,10 @@ def assign(
                     "size (pass solver='lapmod' to run it anyway)"
                 )
         if solver == "auction":
-            cells, details = allocate_sparse.solve_auction(cand, n_cells, config.tol)
+            cells, details = auction.solve_auction(cand, n_cells, config.tol)
             lower_bound = details.pop("lower_bound")
         else:
-            cells, details = allocate_sparse.solve_lapmod(cand, n_cells, 4 * current.vocab_size)
+            cells, details = auction.solve_lapmod(cand, n_cells, 4 * current.vocab_size)
         details.pop("solver")
         details["candidates_seconds"] = built
     else:
@@ -193,27 +196,6 @@ def assign(
         kept_current=kept,
         details=details or None,
     )
-
-
-def _solve_dense(l_r: np.ndarray, l_c: np.ndarray, current: Table, chunk: int) -> np.ndarray:
-    """Exact cells [V] via lap.lapjv on the dense [V, R*C] float64 costs (zero-padded square)."""
-    import lap
-
-    rows_of = np.repeat(np.arange(current.n_rows), current.n_cols)  # [R*C]
-    cols_of = np.tile(np.arange(current.n_cols), current.n_rows)
-    cost = np.empty((current.vocab_size, current.n_cells), dtype=np.float64)
-    for start in range(0, current.vocab_size, chunk):
-        block = slice(start, start + chunk)
-        np.add(
-            l_r[block].astype(np.float64)[:, rows_of],
-            l_c[block].astype(np.float64)[:, cols_of],
-            out=cost[block],
-        )
-        # a per-word constant changes no argmin (each word is placed once) and keeps lapjv's
-        # float64 sums small
-        cost[block] -= cost[block].min(axis=1, keepdims=True)
-    x, _ = lap.lapjv(cost, extend_cost=True, return_cost=False)
-    return np.asarray(x, dtype=np.int64)
 
 
 def _check_costs(l_r: np.ndarray, l_c: np.ndarray, table: Table) -> None:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lightrnn import Table, TableError
-from lightrnn.table_view import frequent_rows, neighbours
+from lightrnn.table import frequent_rows, neighbours
 
 TOKENS = ["the", "a", "cat", "dog", "sat", "ran"]
 # rows: the, cat, sat -> row 0; a, dog, ran -> row 1; columns by position

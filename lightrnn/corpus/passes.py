@@ -15,15 +15,15 @@ import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lightrnn.corpus_input import (
+from lightrnn.corpus.config import CorpusConfig
+from lightrnn.corpus.inputs import (
     Block,
     TextProblem,
     check_text,
@@ -31,13 +31,10 @@ from lightrnn.corpus_input import (
     problem_error,
     read_blocks,
 )
+from lightrnn.corpus.tokenize import make_tokenizer, tokenize_block
 from lightrnn.errors import CorpusError
-from lightrnn.tokenize import make_tokenizer, tokenize_block
+from lightrnn.progress import ProgressFn
 
-if TYPE_CHECKING:
-    from lightrnn.corpus import CorpusConfig
-
-Progress = Callable[[int, int], None]  # (bytes_done, bytes_total) of the input files as stored
 # Starting workers costs ~0.3 s, the time to tokenize ~25 MB: fewer blocks run in this process.
 MIN_BLOCKS_FOR_WORKERS = 5
 
@@ -133,7 +130,7 @@ def _ordered(jobs: Iterator[_Job], workers: int) -> Iterator[tuple[_Job, _Done]]
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     context = multiprocessing.get_context(method)
     if method == "forkserver":  # workers then start with the library imported, not re-import it
-        context.set_forkserver_preload(["lightrnn.corpus_pass"])
+        context.set_forkserver_preload(["lightrnn.corpus.passes"])
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             pending: deque = deque()
@@ -147,14 +144,14 @@ def _ordered(jobs: Iterator[_Job], workers: int) -> Iterator[tuple[_Job, _Done]]
                 yield done_job, result.result()
     except BrokenProcessPool:
         raise CorpusError(
-            "a tokenizing worker process died (out of memory, or prepare_corpus was called at "
+            "a tokenizing worker process died (out of memory, or prepare was called at "
             "the top level of a script: call it under `if __name__ == '__main__':`); "
             "fix that, or set workers=1"
         ) from None
 
 
 def tokenize_splits(
-    splits: Mapping[str, str], cfg: CorpusConfig, scratch: str, progress: Progress | None
+    splits: Mapping[str, str], cfg: CorpusConfig, scratch: str, progress: ProgressFn | None
 ) -> tuple[dict[str, SplitPass], pa.Table]:
     """First pass over every split: spilled local ids per block and the training counts."""
     total = sum(input_size(url) for url in splits.values())

@@ -6,7 +6,7 @@
     merged train counts --> Vocab (min_count, max_size) --> per block: map local ids to
     vocabulary ids (<unk> outside) --> shards of shard_tokens ids --> manifest.json (last)
 
-Output layout of `prepare_corpus(splits, out_dir)` (local directory or fsspec URL):
+Output layout of `prepare(splits, out_dir)` (local directory or fsspec URL):
 
     out_dir/vocab.arrow          token, count, id (Arrow IPC); digest in the schema metadata
     out_dir/train/00000.arrow    int32 ids, shard_tokens per file (the last one shorter)
@@ -26,7 +26,7 @@ and the distinct training tokens with their counts, which grow far slower than t
 as shards are written). Blocks are cut and results merged in file order, so the output is the
 same byte for byte whatever the number of workers or the block size.
 
-With workers > 1, a script that calls `prepare_corpus` must do so under
+With workers > 1, a script that calls `prepare` must do so under
 `if __name__ == "__main__":` (as for any multiprocessing code); the `lightrnn` command does.
 """
 
@@ -36,21 +36,19 @@ import hashlib
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import dataclass
 
 import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lightrnn.corpus_input import SPLITS, find_splits
-from lightrnn.corpus_pass import Progress, SplitPass, tokenize_splits
-from lightrnn.errors import ConfigError, CorpusError
-from lightrnn.shards import (
+from lightrnn.corpus.config import CorpusConfig
+from lightrnn.corpus.inputs import SPLITS
+from lightrnn.corpus.passes import SplitPass, tokenize_splits
+from lightrnn.corpus.shards import (
     MANIFEST,
     VOCAB_FILE,
-    ShardInfo,
     ShardStream,
     ShardWriter,
     SplitInfo,
@@ -60,64 +58,9 @@ from lightrnn.shards import (
     read_manifest,
     write_atomic,
 )
-from lightrnn.tokenize import TOKENIZERS
+from lightrnn.errors import CorpusError
+from lightrnn.progress import ProgressFn
 from lightrnn.vocab import EOS, UNK, Vocab
-
-__all__ = [
-    "CorpusConfig",
-    "PreparedCorpus",
-    "ShardInfo",
-    "SplitInfo",
-    "find_splits",
-    "load_corpus",
-    "open_split",
-    "prepare_corpus",
-]
-
-
-@dataclass(frozen=True)
-class CorpusConfig:
-    """How to turn text into ids. Every field but `workers`, `block_bytes` and `tmp_dir`
-    changes the output; those three only change speed and scratch space."""
-
-    tokenizer: str = "whitespace"  # a name in lightrnn.tokenize.TOKENIZERS
-    lowercase: bool = False  # lowercase the text before splitting it
-    min_count: int = 1  # training words seen fewer times become <unk>
-    max_size: int | None = None  # most vocabulary entries, <unk> and <eos> included
-    shard_tokens: int = 1 << 22  # ids per shard file (16 MiB of int32)
-    workers: int | None = None  # tokenizing processes; None = the cores this process may use
-    encoding_errors: Literal["strict", "replace"] = "strict"  # replace: bad bytes -> U+FFFD
-    block_bytes: int = 8 << 20  # text per unit of work, cut at a line end
-    tmp_dir: str | None = None  # local scratch for ids between the passes (None: system temp)
-
-    def __post_init__(self) -> None:
-        if self.tokenizer not in TOKENIZERS:
-            raise ConfigError(
-                f"tokenizer={self.tokenizer!r}: choose one of {', '.join(sorted(TOKENIZERS))}"
-            )
-        if self.encoding_errors not in ("strict", "replace"):
-            raise ConfigError(
-                f"encoding_errors={self.encoding_errors!r}: choose 'strict' (stop at the first "
-                "byte that is not UTF-8) or 'replace' (replace it with U+FFFD)"
-            )
-        if self.min_count < 1:
-            raise ConfigError(f"min_count={self.min_count}: must be at least 1")
-        if self.max_size is not None and self.max_size < 4:
-            raise ConfigError(
-                f"max_size={self.max_size}: the vocabulary needs {UNK}, {EOS} and at least 2 "
-                "words, so max_size must be at least 4 (or None for no limit)"
-            )
-        if not 1 <= self.shard_tokens <= 1 << 28:
-            raise ConfigError(f"shard_tokens={self.shard_tokens}: must be in [1, 2**28]")
-        if self.workers is not None and self.workers < 1:
-            raise ConfigError(f"workers={self.workers}: must be at least 1 (or None for all)")
-        if not 1 <= self.block_bytes <= 1 << 30:
-            raise ConfigError(f"block_bytes={self.block_bytes}: must be in [1, 2**30]")
-
-    def output_settings(self) -> dict:
-        """The fields that decide the output (recorded in the manifest)."""
-        ignored = ("workers", "block_bytes", "tmp_dir")
-        return {k: v for k, v in asdict(self).items() if k not in ignored}
 
 
 @dataclass(frozen=True)
@@ -134,7 +77,7 @@ class PreparedCorpus:
 
 
 def load_corpus(corpus_dir: str) -> PreparedCorpus:
-    """Read back what `prepare_corpus` wrote (manifest and vocabulary)."""
+    """Read back what `prepare` wrote (manifest and vocabulary)."""
     manifest = read_manifest(corpus_dir)
     vocab = Vocab.load(f"{corpus_dir.rstrip('/')}/{VOCAB_FILE}")
     splits = {s: SplitInfo.from_json(d) for s, d in manifest["splits"].items()}
@@ -210,11 +153,11 @@ def _clear(fs: fsspec.AbstractFileSystem, root: str) -> None:
                     fs.rm(path)
 
 
-def prepare_corpus(
+def prepare(
     splits: Mapping[str, str],
     out_dir: str,
     cfg: CorpusConfig | None = None,
-    progress: Progress | None = None,
+    progress: ProgressFn | None = None,
 ) -> PreparedCorpus:
     """Tokenize `splits` ({"train": url, "valid": url, "test": url}; valid and test optional)
     into a vocabulary built on train and int32 shards under `out_dir` (layout: module doc)."""

@@ -1,0 +1,384 @@
+"""The training loop: truncated BPTT over one token stream, checkpointable to the last bit.
+
+`Trainer.state_dict()` is a plain dict of tensors and numbers (model, optimizer, scheduler, RNG
+states and `TrainState`: step, data position, carried LSTM state, best-so-far); a Trainer rebuilt
+from it continues exactly as if never stopped (bitwise on the CPU). The trainer owns its own RNG
+state, so nothing else in the process (evaluation, logging, other models) can perturb a run.
+
+Convergence is early stopping on validation perplexity: after `early_stop_patience` evaluations
+without improvement the run stops, and with `restore_best` ends on its best parameters. The
+learning rate drops by `lr_decay` when validation stops improving (ReduceLROnPlateau).
+
+Divergence (a non-finite loss, perplexity or parameter) either stops the run with a clear error
+(`on_diverge="stop"`) or rolls back to the last good state with a lower learning rate
+(`on_diverge="rollback"`). A state handed to the checkpoint callback is always finite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lightrnn.data import Batches, TokenStream
+from lightrnn.errors import CheckpointError, TrainingError
+from lightrnn.evaluate import evaluate
+from lightrnn.lm import RecurrentLM
+from lightrnn.train.config import TrainConfig, resolve_device
+from lightrnn.train.state import TrainProgress, TrainResult, TrainState, cpu_copy
+
+STATE_FORMAT = 2
+
+
+TrainProgressFn = Callable[[TrainProgress], None]
+CheckpointFn = Callable[["Trainer"], None]
+
+
+class Trainer:
+    """Trains `model` on `train` windows; evaluates on `valid`; reports and checkpoints by callback.
+
+    checkpoint(trainer) is called every `checkpoint_steps` steps and/or `checkpoint_seconds`
+    seconds (whichever comes first; 0 disables either) and when the run ends, always with
+    finite parameters; `trainer.state_dict()` is what to save.
+    """
+
+    def __init__(
+        self,
+        model: RecurrentLM,
+        train: TokenStream,
+        valid: TokenStream | None,
+        config: TrainConfig,
+        progress: TrainProgressFn | None = None,
+        checkpoint: CheckpointFn | None = None,
+        checkpoint_steps: int = 0,
+        checkpoint_seconds: float = 0.0,
+    ) -> None:
+        self.config = config
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.batches = Batches(train, config.batch_size, config.bptt, vocab_size=model.vocab_size)
+        self.valid = valid
+        self.progress_fn = progress
+        self.checkpoint_fn = checkpoint
+        self.checkpoint_steps = checkpoint_steps
+        self.checkpoint_seconds = checkpoint_seconds
+        self.optimizer = self._make_optimizer()
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimizer,
+            mode="min",
+            factor=config.lr_decay,
+            patience=config.lr_patience,
+            min_lr=config.min_lr,
+            threshold=config.min_delta,
+            threshold_mode="rel",
+        )
+        self.state = TrainState()
+        self._rng_cpu = torch.Generator().manual_seed(config.seed).get_state()
+        self._rng_cuda = self._seeded_cuda_rng(config.seed)
+        self._running = False
+        self._last_good: dict[str, Any] | None = None  # rollback target (on_diverge="rollback")
+        self.last_window_len = 0
+
+    def _make_optimizer(self) -> torch.optim.Optimizer:
+        cfg, params = self.config, self.model.parameters()
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(
+                params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
+        return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+
+    def _seeded_cuda_rng(self, seed: int) -> torch.Tensor | None:
+        if self.device.type != "cuda":
+            return None
+        with torch.random.fork_rng(devices=[self.device]):
+            torch.cuda.manual_seed(seed)
+            return torch.cuda.get_rng_state(self.device)
+
+    # -- what callers read --------------------------------------------------------------------
+
+    @property
+    def lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+    @property
+    def done(self) -> bool:
+        return self.state.done
+
+    @property
+    def history(self) -> list[dict[str, float]]:
+        return self.state.history
+
+    @property
+    def valid_ppl(self) -> float | None:
+        return self.state.valid_ppl
+
+    @property
+    def last_loss(self) -> float | None:
+        return self.state.last_loss
+
+    @property
+    def epoch_float(self) -> float:
+        return self.state.epoch + self.state.window / len(self.batches)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    def run(self, until_step: int | None = None) -> TrainResult:
+        """Train until `config.max_steps`, convergence, or `until_step` (a pause: resumable)."""
+        cfg, s = self.config, self.state
+        stop_at = min(until_step, cfg.max_steps) if until_step is not None else cfg.max_steps
+        devices = [self.device] if self.device.type == "cuda" else []
+        start = time.perf_counter()
+        last_ckpt = start
+        tokens = 0
+        report = _Report(start, torch.zeros((), device=self.device))
+        with torch.random.fork_rng(devices=devices):
+            self._load_rng()
+            self._running = True
+            if cfg.on_diverge == "rollback" and self._last_good is None:
+                self._last_good = self.state_dict()
+            try:
+                while not s.done and s.step < stop_at:
+                    try:
+                        tokens += self._step_and_check(report, start)
+                    except _Diverged as exc:
+                        self._roll_back(str(exc))
+                        s = self.state
+                        report.take()
+                        continue
+                    now = time.perf_counter()
+                    if self.checkpoint_fn and (
+                        s.done
+                        or (self.checkpoint_steps and s.step % self.checkpoint_steps == 0)
+                        or (self.checkpoint_seconds and now - last_ckpt >= self.checkpoint_seconds)
+                    ):
+                        try:
+                            self._checkpoint()
+                        except _Diverged as exc:
+                            self._roll_back(str(exc))
+                            s = self.state
+                            continue
+                        last_ckpt = time.perf_counter()
+            finally:
+                self._save_rng()
+                self._running = False
+        seconds = time.perf_counter() - start
+        return TrainResult(
+            steps=s.step,
+            converged=s.stop_reason == "converged",
+            stop_reason=s.stop_reason or "paused",
+            valid_ppl=s.valid_ppl,
+            best_valid_ppl=None if math.isinf(s.best_ppl) else s.best_ppl,
+            history=list(s.history),
+            tokens_per_s=tokens / max(seconds, 1e-9),
+            seconds=seconds,
+        )
+
+    def _step_and_check(self, report: _Report, start: float) -> int:
+        """One step, then what falls due: evaluation, the end, a progress report. Tokens read."""
+        cfg, s = self.config, self.state
+        report.add(self._train_step(), cfg.batch_size * self.last_window_len)
+        if cfg.eval_every and s.step % cfg.eval_every == 0 and self._validate():
+            self._finish("converged")
+        if s.step >= cfg.max_steps and not s.done:
+            self._finish("max_steps")
+        if s.step % cfg.progress_every == 0 or s.done:
+            self._report(report, time.perf_counter() - start)
+        return cfg.batch_size * self.last_window_len
+
+    def _train_step(self) -> torch.Tensor:
+        """One window: forward, backward, clip, update. Returns the loss (a device tensor)."""
+        s = self.state
+        if s.window >= len(self.batches):  # a new epoch reads the stream from the start
+            s.window, s.epoch, s.hidden = 0, s.epoch + 1, None
+        ids = self.batches.window(s.window).to(self.device, non_blocking=True)
+        self.last_window_len = ids.shape[1]
+        self.model.train()
+        hidden = None if s.hidden is None else (s.hidden[0], s.hidden[1])
+        out = self.model(ids, hidden)
+        loss = out.loss
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.optimizer.step()
+        s.hidden = [out.state[0].detach(), out.state[1].detach()]  # truncated BPTT
+        s.window += 1
+        s.step += 1
+        return loss.detach()
+
+    def _validate(self) -> bool:
+        """Evaluate on `valid`; track the best; step the lr schedule. True when converged."""
+        s, cfg = self.state, self.config
+        if self.valid is None:
+            return False
+        ppl = evaluate(
+            self.model, self.valid, cfg.eval_batch_size, cfg.bptt, cfg.eval_tokens or None
+        ).ppl
+        if not math.isfinite(ppl):
+            raise _Diverged(f"validation perplexity is {ppl}")
+        s.valid_ppl = ppl
+        s.history.append(
+            {"step": s.step, "valid_ppl": ppl, "lr": self.lr, "epoch": self.epoch_float}
+        )
+        if ppl < s.best_ppl * (1.0 - cfg.min_delta):
+            s.best_ppl, s.bad_evals = ppl, 0
+            if cfg.restore_best:
+                s.best_model = cpu_copy(self.model.state_dict())
+        else:
+            s.bad_evals += 1
+        self.scheduler.step(ppl)
+        return bool(cfg.early_stop_patience and s.bad_evals >= cfg.early_stop_patience)
+
+    def _finish(self, reason: str) -> None:
+        """End the run: a last evaluation if none at this step, then the best parameters."""
+        s = self.state
+        unseen = self.valid is not None and (not s.history or s.history[-1]["step"] != s.step)
+        if unseen and self._validate():
+            reason = "converged"
+        s.done, s.stop_reason = True, reason
+        if (
+            self.config.restore_best
+            and s.best_model is not None
+            and s.valid_ppl is not None
+            and s.best_ppl < s.valid_ppl
+        ):
+            self.model.load_state_dict(s.best_model)
+            s.valid_ppl = s.best_ppl
+
+    def _report(self, report: _Report, elapsed: float) -> None:
+        """Check and publish the mean loss since the last report."""
+        s = self.state
+        loss, tokens_per_s = report.take()
+        s.last_loss = loss
+        if not math.isfinite(loss):
+            raise _Diverged(f"training loss is {loss}")
+        if self.progress_fn:
+            self.progress_fn(
+                TrainProgress(
+                    step=s.step,
+                    max_steps=self.config.max_steps,
+                    epoch=self.epoch_float,
+                    loss=loss,
+                    lr=self.lr,
+                    tokens_per_s=tokens_per_s,
+                    elapsed_s=elapsed,
+                    valid_ppl=s.valid_ppl,
+                    best_valid_ppl=None if math.isinf(s.best_ppl) else s.best_ppl,
+                )
+            )
+
+    def _checkpoint(self) -> None:
+        """Hand a finite state to the checkpoint callback (never a diverged one)."""
+        if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
+            raise _Diverged("the parameters are not finite")
+        assert self.checkpoint_fn is not None
+        self.checkpoint_fn(self)
+        if self.config.on_diverge == "rollback":
+            self._last_good = self.state_dict()
+
+    def _roll_back(self, what: str) -> None:
+        """Stop with a clear error, or go back to the last good state with a lower lr."""
+        cfg, s = self.config, self.state
+        if cfg.on_diverge == "stop" or self._last_good is None:
+            raise TrainingError(
+                f"{what} at step {s.step}: training diverged; lower the learning rate "
+                f"(lr={self.lr}) or the gradient clip ({cfg.clip}), or set "
+                "train.on_diverge=rollback"
+            )
+        if s.rollbacks >= cfg.max_rollbacks:
+            raise TrainingError(
+                f"{what} at step {s.step}, after {s.rollbacks} rollbacks: training keeps "
+                f"diverging; lower the learning rate (lr={self.lr}) or the gradient clip"
+            )
+        rollbacks, at = s.rollbacks + 1, s.step
+        self.load_state_dict(self._last_good)
+        self._load_rng()
+        self.state.rollbacks = rollbacks
+        for group in self.optimizer.param_groups:
+            group["lr"] *= cfg.diverge_lr_factor
+        self.state.rollback_log.append({"at_step": at, "to_step": self.state.step, "lr": self.lr})
+        self._last_good = self.state_dict()
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _load_rng(self) -> None:
+        torch.set_rng_state(self._rng_cpu)
+        if self._rng_cuda is not None:
+            torch.cuda.set_rng_state(self._rng_cuda, self.device)
+
+    def _save_rng(self) -> None:
+        self._rng_cpu = torch.get_rng_state()
+        if self.device.type == "cuda":
+            self._rng_cuda = torch.cuda.get_rng_state(self.device)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue bitwise: plain tensors and numbers, on the CPU."""
+        if self._running:
+            self._save_rng()
+        return {
+            "format": STATE_FORMAT,
+            "model_spec": self.model.spec(),
+            "config": dataclasses.asdict(self.config),
+            "model": cpu_copy(self.model.state_dict()),
+            "optimizer": cpu_copy(self.optimizer.state_dict()),
+            "scheduler": cpu_copy(self.scheduler.state_dict()),
+            "rng_cpu": self._rng_cpu.clone(),
+            "rng_cuda": None if self._rng_cuda is None else self._rng_cuda.clone(),
+            "progress": cpu_copy(dataclasses.asdict(self.state)),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Continue from `state_dict()` output (same model sizes, same training stream)."""
+        if state.get("format") != STATE_FORMAT:
+            raise CheckpointError(
+                f"not a training state written by this version of lightrnn (format "
+                f"{state.get('format')!r}, expected {STATE_FORMAT}): start the round again"
+            )
+        if state["model_spec"] != self.model.spec():
+            raise CheckpointError(
+                f"the checkpoint is for model {state['model_spec']} but this trainer holds "
+                f"{self.model.spec()}: build the model from the checkpoint's model_spec"
+            )
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self._rng_cpu = state["rng_cpu"].clone()
+        if state["rng_cuda"] is not None and self.device.type == "cuda":
+            self._rng_cuda = state["rng_cuda"].clone()
+        progress = cpu_copy(state["progress"])
+        if progress["hidden"] is not None:
+            progress["hidden"] = [t.to(self.device) for t in progress["hidden"]]
+        self.state = TrainState(**progress)
+
+
+class _Diverged(Exception):
+    """A non-finite loss, perplexity or parameter: handled by `Trainer._roll_back`."""
+
+
+class _Report:
+    """Loss and tokens since the last progress report (the loss stays on the device)."""
+
+    def __init__(self, now: float, zero: torch.Tensor) -> None:
+        self.since, self.loss, self.steps, self.tokens = now, zero, 0, 0
+
+    def add(self, loss: torch.Tensor, tokens: int) -> None:
+        self.loss += loss
+        self.steps += 1
+        self.tokens += tokens
+
+    def take(self) -> tuple[float, float]:
+        """(mean loss, tokens per second) since the last take; then start afresh."""
+        now = time.perf_counter()
+        loss = float(self.loss) / max(self.steps, 1)
+        rate = self.tokens / max(now - self.since, 1e-9)
+        self.loss.zero_()
+        self.since, self.steps, self.tokens = now, 0, 0
+        return loss, rate

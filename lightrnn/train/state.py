@@ -1,0 +1,91 @@
+"""A training run's state and results: what checkpoints hold and what callers read."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """What a progress bar or a Prefect progress artifact shows."""
+
+    step: int
+    max_steps: int
+    epoch: float
+    loss: float  # mean training NLL since the last report, nats per token
+    lr: float
+    tokens_per_s: float
+    elapsed_s: float
+    valid_ppl: float | None  # latest validation perplexity
+    best_valid_ppl: float | None
+
+    @property
+    def ppl(self) -> float:
+        return math.exp(min(self.loss, 700.0))
+
+    @property
+    def eta_s(self) -> float:
+        done = self.step / self.max_steps
+        return self.elapsed_s * (1 - done) / done if done > 0 else float("nan")
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    converged: bool  # stopped by early stopping (validation stopped improving)
+    stop_reason: str
+    valid_ppl: float | None  # of the parameters the run ends with
+    best_valid_ppl: float | None
+    history: list[dict[str, float]] = field(default_factory=list)  # one entry per evaluation
+    tokens_per_s: float = 0.0
+    seconds: float = 0.0
+
+
+@dataclass
+class TrainState:
+    """Where a run stands: every field changes as it trains and is saved in its checkpoints."""
+
+    step: int = 0
+    epoch: int = 0
+    window: int = 0  # next window of the current epoch
+    hidden: list[torch.Tensor] | None = None  # carried LSTM (h, c), truncated BPTT
+    best_ppl: float = math.inf
+    best_model: dict[str, torch.Tensor] | None = None  # with restore_best: the best parameters
+    bad_evals: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    valid_ppl: float | None = None
+    last_loss: float | None = None  # mean training NLL of the last progress report
+    done: bool = False
+    stop_reason: str = ""
+    rollbacks: int = 0  # divergences recovered from (on_diverge="rollback")
+    rollback_log: list[dict[str, float]] = field(default_factory=list)  # at_step, to_step, lr
+
+
+def state_is_finite(state: dict[str, Any]) -> bool:
+    """True when every floating tensor of a `state_dict()` (model, optimizer...) is finite."""
+    return all(torch.isfinite(t).all() for t in tensors_in(state) if torch.is_floating_point(t))
+
+
+def cpu_copy(obj: Any) -> Any:
+    """A deep copy with every tensor detached and on the CPU (so checkpoints load anywhere)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return obj
+
+
+def tensors_in(obj: Any) -> list[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, dict):
+        return [t for v in obj.values() for t in tensors_in(v)]
+    if isinstance(obj, list | tuple):
+        return [t for v in obj for t in tensors_in(v)]
+    return []
