@@ -1,21 +1,19 @@
 """The `lightrnn` command: one door to the pipeline, the store and the model.
 
-It turns command-line input into flow parameters and library calls; it holds no logic of its own.
-Expected errors (bad input, an unreachable store) print as one line, without a traceback.
+It parses, calls a flow or a use case (`flows.models`), and prints; it holds no logic of its own.
+Expected errors print as one line, without a traceback (`flows.console`).
 """
 
 from __future__ import annotations
 
-import sys
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich import box
-from rich.console import Console
-from rich.table import Table as RichTable
 
 import flows  # noqa: F401 - sets Prefect's defaults before Prefect is imported
+from flows.console import console, one_line_errors, print_table
 from flows.store_cli import store_app
 
 app = typer.Typer(
@@ -26,7 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(store_app, name="store")
-console = Console(soft_wrap=True)
 
 StoreOpt = Annotated[
     str | None,
@@ -36,6 +33,9 @@ StoreOpt = Annotated[
         "(default: a local store under your data directory).",
     ),
 ]
+ModelOpt = Annotated[
+    str, typer.Option(help="Model artifact: NAME[@VERSION], e.g. runs/<run>/final.")
+]
 
 
 def _splits(train: str | None, valid: str | None, test: str | None) -> dict[str, str] | None:
@@ -44,6 +44,7 @@ def _splits(train: str | None, valid: str | None, test: str | None) -> dict[str,
 
 
 @app.command()
+@one_line_errors
 def run(
     corpus: Annotated[
         str | None,
@@ -69,13 +70,18 @@ def run(
     ] = None,
     warm_start: Annotated[
         str | None,
-        typer.Option(
-            help="Start from the stable table artifact of this name, e.g. stable/default."
-        ),
+        typer.Option(help="Start from the stable table artifact of this name."),
     ] = None,
     stable_name: Annotated[
-        str, typer.Option(help="Publish the final table under this name for later warm starts.")
-    ] = "stable/default",
+        str | None,
+        typer.Option(
+            help="Publish the final table under this name for later warm starts, if the run "
+            "converged."
+        ),
+    ] = None,
+    publish_unconverged: Annotated[
+        bool, typer.Option(help="Publish the stable table even if the run did not converge.")
+    ] = False,
     train: Annotated[str | None, typer.Option(help="Training file (instead of --corpus).")] = None,
     valid: Annotated[str | None, typer.Option(help="Validation file.")] = None,
     test: Annotated[str | None, typer.Option(help="Test file.")] = None,
@@ -97,33 +103,23 @@ def run(
         overrides=overrides,
         warm_start=warm_start,
         stable_name=stable_name,
+        publish_unconverged=publish_unconverged,
         splits=splits,
     )
     _print_summary(summary)
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
-    from tasks.report import ROUND_COLUMNS, _fmt
+    from tasks.report import ROUND_COLUMNS, format_cell
 
     # Compact headers and objectives, so the table fits 80 columns (a pipe or a small terminal).
     short = {"words_moved": "moved", "moved_pct": "moved %", "seconds": "s"}
-    table = RichTable(
-        title=f"LightRNN rounds (run {summary['run']})", box=box.SIMPLE_HEAD, pad_edge=False
-    )
-
-    def cell(column: str, value: Any) -> str:
-        if column.startswith("objective") and isinstance(value, float):
-            return f"{value:.4g}"
-        return _fmt(value)
-
-    rows = [[cell(c, row.get(c)) for c in ROUND_COLUMNS] for row in summary["rounds"]]
-    for i, column in enumerate(ROUND_COLUMNS):
-        widest = max((len(r[i]) for r in rows), default=1)
-        header = short.get(column, column.replace("_", " "))
-        table.add_column(header, justify="right", min_width=widest)
-    for cells in rows:
-        table.add_row(*cells)
-    console.print(table)
+    headers = [short.get(c, c.replace("_", " ")) for c in ROUND_COLUMNS]
+    rows = [
+        [format_cell(r.get(c), 4 if c.startswith("objective") else None) for c in ROUND_COLUMNS]
+        for r in summary["rounds"]
+    ]
+    print_table(headers, rows, title=f"LightRNN rounds (run {summary['run']})", out=console)
     console.print(
         f"stopped: [bold]{summary['stop_reason']}[/] · final model round {summary['best_round']}"
         f" · valid ppl [bold]{summary['valid_ppl']:.2f}[/] · test ppl "
@@ -137,6 +133,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 @app.command()
+@one_line_errors
 def prepare(
     corpus: Annotated[
         str, typer.Argument(help="Directory or URL holding train/valid/test files.")
@@ -158,9 +155,9 @@ def prepare(
     ] = "strict",
 ) -> None:
     """Tokenize a corpus into a vocabulary and Arrow shards, versioned in the store."""
-    from flows.prepare import prepare_corpus
+    from flows.prepare import lightrnn_prepare
 
-    info = prepare_corpus(
+    info = lightrnn_prepare(
         corpus=corpus,
         store=store,
         tokenizer=tokenizer,
@@ -177,59 +174,39 @@ def prepare(
 
 
 @app.command()
+@one_line_errors
 def evaluate(
-    model: Annotated[
-        str, typer.Option(help="Model artifact: NAME[@VERSION], e.g. runs/<run>/final.")
-    ],
+    model: ModelOpt,
     text: Annotated[str, typer.Option(help="Text file or URL to score (.gz/.xz/... ok).")],
     store: StoreOpt = None,
     batch_size: Annotated[int, typer.Option(help="Parallel segments (1: one history).")] = 1,
 ) -> None:
     """Perplexity of a stored model on any text (tokenized like its training corpus)."""
-    import storage
-    from lightrnn.evaluate import evaluate as evaluate_stream
-    from lightrnn.corpus.text import encode_text, read_text
-    from tasks.artifacts import get_model
+    from flows.models import evaluate_text
 
-    lm, vocab, tok = get_model(storage.open_store(store), model)
-    ids = encode_text(read_text(text), vocab, tok["tokenizer"], tok["lowercase"])
-    result = evaluate_stream(lm, ids, batch_size=batch_size)
-    unk = int((ids == vocab.unk_id).sum())
+    result = evaluate_text(model, text, store, batch_size)
     console.print(
         f"{Path(text).name}: perplexity [bold]{result.ppl:.2f}[/] over "
-        f"{result.tokens:,} tokens ({unk:,} <unk>) in {result.seconds:.1f} s"
+        f"{result.tokens:,} tokens ({result.unk:,} <unk>) in {result.seconds:.1f} s"
     )
 
 
 @app.command()
+@one_line_errors
 def table(
-    model: Annotated[
-        str, typer.Option(help="Model artifact: NAME[@VERSION], e.g. runs/<run>/final.")
-    ],
+    model: ModelOpt,
     store: StoreOpt = None,
     rows: Annotated[int, typer.Option(help="Show the rows of the most frequent words.")] = 10,
     words: Annotated[int, typer.Option(help="Words shown per row or column.")] = 10,
     word: Annotated[str | None, typer.Option(help="Show this word's row and column.")] = None,
 ) -> None:
     """Look inside a model's table: which words share a row or a column."""
-    import storage
-    from lightrnn.errors import CheckpointError
-    from lightrnn.table import frequent_rows, neighbours
-    from tasks.artifacts import get_model
+    from flows.models import inspect_table
 
-    lm, vocab, _ = get_model(storage.open_store(store), model)
-    allocation = getattr(lm, "table", None)
-    if allocation is None:
-        raise CheckpointError(f"{model} is a baseline model: it has no LightRNN table")
-    console.print(
-        f"{allocation.vocab_size:,} words in {allocation.n_rows} x {allocation.n_cols} cells"
-    )
-    lines = (
-        neighbours(allocation, vocab.tokens, word, words)
-        if word
-        else frequent_rows(allocation, vocab.tokens, rows, words)
-    )
-    for line in lines:
+    view = inspect_table(model, store, rows, words, word)
+    t = view.table
+    console.print(f"{t.vocab_size:,} words in {t.n_rows} x {t.n_cols} cells")
+    for line in view.lines:
         more = f" (+{line.size - len(line.words)})" if line.size > len(line.words) else ""
         console.print(f"{line.axis} {line.index:>4}: {' '.join(line.words)}{more}")
 
@@ -237,24 +214,15 @@ def table(
 @app.command()
 def profiles() -> None:
     """List the named profiles and their settings."""
-    import json
-
     from flows.profiles import PROFILES
 
-    for name, data in PROFILES.items():
-        console.print(f"[bold]{name}[/]: {data['description']}")
-        for section, values in data.items():
-            if section != "description":
+    for name, profile in PROFILES.items():
+        console.print(f"[bold]{name}[/]: {profile.description}")
+        for section, values in profile.settings.to_dict().items():
+            if section != "profile":
                 console.print(f"  {section}: {json.dumps(values)}")
 
 
 def main() -> None:
-    """Console entry point: run the app, printing expected errors without a traceback."""
-    from lightrnn.errors import LightRNNError
-    from storage.errors import StoreError
-
-    try:
-        app()
-    except (LightRNNError, StoreError) as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        sys.exit(2)
+    """Console entry point."""
+    app()

@@ -10,10 +10,14 @@ import fsspec
 import torch
 
 import storage
-from flows.profiles import RunSettings, resolve
+from flows.profiles import resolve
+from lightrnn.corpus import SPLITS
 from lightrnn.errors import ConfigError, CorpusError
-from tasks.common import Ref
-from tasks.corpus import resolve_splits
+from storage.errors import redact
+from tasks.corpus import check_allowed, resolve_splits
+from tasks.refs import Ref
+from tasks.settings import RunSettings
+from tasks.store_task import find
 
 DEMO_CORPUS = str(Path(__file__).resolve().parents[1] / "data" / "wikitext-2")
 
@@ -50,17 +54,15 @@ def plan_run(
     store_url = store or storage.default_store_url()
     opened = storage.open_store(store_url)  # raises for unreachable endpoints, bad credentials
     found = resolve_splits(corpus, splits)
-    for split in ("train", "valid", "test"):
+    check_allowed(list(found.values()), settings.pipeline.corpus_roots)
+    for split in SPLITS:
         if split not in found:
-            raise CorpusError(f"corpus {corpus!r} has no {split} split: pass a {split} file")
+            raise CorpusError(
+                f"corpus {redact(corpus)!r} has no {split} split: pass a {split} file"
+            )
     for split, url in found.items():
         fs, path = fsspec.core.url_to_fs(url)
         if not fs.exists(path):
-            raise CorpusError(f"{split} file {url!r} does not exist: check the path or URL")
-    ref, missing = None, False
-    if warm_start:
-        if opened.exists(warm_start):
-            ref = Ref.of(opened.resolve(warm_start, "latest"))
-        else:
-            missing = True
-    return Plan(store_url, found, settings, ref, missing)
+            raise CorpusError(f"{split} file {redact(url)!r} does not exist: check the path or URL")
+    ref = find(opened, warm_start) if warm_start else None
+    return Plan(store_url, found, settings, ref, bool(warm_start) and ref is None)

@@ -1,4 +1,4 @@
-"""prepare-corpus: a corpus directory or files -> vocabulary + Arrow shards in the store."""
+"""lightrnn-prepare: a corpus directory or files -> vocabulary + Arrow shards in the store."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from prefect import flow
 
 import storage
 from flows.profiles import resolve
-from tasks.corpus import CorpusInfo, prepare_corpus_task, resolve_splits
+from tasks.corpus import prepare_corpus_task, resolve_splits
+from tasks.refs import CorpusInfo
 
 
-@flow(name="prepare-corpus", log_prints=True)
-def prepare_corpus(
+@flow(name="lightrnn-prepare", log_prints=True)
+def lightrnn_prepare(
     corpus: str,
     store: str | None = None,
     tokenizer: str = "whitespace",
@@ -33,6 +34,5 @@ def prepare_corpus(
     )
     store_url = store or storage.default_store_url()
     storage.open_store(store_url)  # fail before any work when the store is unreachable
-    return prepare_corpus_task(
-        resolve_splits(corpus, splits), store_url, settings.to_dict()["corpus"]
-    )
+    found = resolve_splits(corpus, splits)
+    return prepare_corpus_task(found, store_url, settings.corpus, settings.pipeline.corpus_roots)

@@ -7,11 +7,12 @@ from typing import Any
 
 from prefect import flow
 
-from tasks.common import Ref
-from tasks.corpus import CorpusInfo
 from tasks.evaluate import evaluate_task
 from tasks.reallocate import accumulate_costs_task, reallocate_task
-from tasks.train import round_name, train_round_task
+from tasks.refs import CorpusInfo, Ref
+from tasks.rounds import round_row
+from tasks.settings import RunSettings
+from tasks.train import train_round_task
 
 
 @flow(name="bootstrap-round", flow_run_name="round-{round_index}")
@@ -22,62 +23,15 @@ def bootstrap_round(
     corpus: CorpusInfo,
     table: Ref,
     init_model: Ref | None,
-    settings: dict[str, Any],
+    settings: RunSettings,
     reallocate: bool,
 ) -> dict[str, Any]:
-    """One round of LightRNN's bootstrap; returns its row of the round table, with refs."""
+    """One round of LightRNN's bootstrap; its row of the round table, with refs."""
     start = time.perf_counter()
-    pipeline = settings["pipeline"]
-    model = train_round_task(
-        store_url,
-        run_key,
-        round_index,
-        corpus,
-        table,
-        init_model,
-        settings["model"],
-        settings["train"],
-        pipeline["seed"],
-        pipeline["checkpoint_steps"],
-        pipeline["checkpoint_minutes"],
-    )
-    valid = evaluate_task(store_url, model.ref, corpus, "valid", bptt=settings["train"]["bptt"])
-    row: dict[str, Any] = {
-        "round": round_index,
-        "steps": model.steps,
-        "train_ppl": model.train_ppl,
-        "valid_ppl": valid["ppl"],
-        "words_moved": None,
-        "moved_pct": None,
-        "moved_fraction": None,
-        "objective_before": None,
-        "objective_after": None,
-        "model": model.ref,
-        "table": table,
-        "next_table": None,
-        "costs": None,
-        "tokens_per_s": model.tokens_per_s,
-        "parameters": model.parameters,
-        "train_stop": model.stop_reason,
-    }
+    model = train_round_task(store_url, run_key, round_index, corpus, table, init_model, settings)
+    valid = evaluate_task(store_url, model.ref, corpus, "valid", settings.train.bptt)
+    moved = None
     if reallocate:
-        costs = accumulate_costs_task(store_url, model.ref, corpus, settings["costs"])
-        moved = reallocate_task(
-            store_url,
-            costs,
-            table,
-            round_name(run_key, round_index, "table-next"),
-            settings["allocate"],
-        )
-        report = moved.report
-        row.update(
-            words_moved=report["words_moved"],
-            moved_fraction=report["moved_fraction"],
-            moved_pct=100.0 * report["moved_fraction"],
-            objective_before=report["objective_before"],
-            objective_after=report["objective_after"],
-            next_table=moved.table,
-            costs=costs,
-        )
-    row["seconds"] = time.perf_counter() - start
-    return row
+        costs = accumulate_costs_task(store_url, model.ref, corpus, settings.costs)
+        moved = reallocate_task(store_url, model.ref, costs, table, settings.allocate)
+    return round_row(round_index, model, valid, table, moved, time.perf_counter() - start)

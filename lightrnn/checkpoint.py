@@ -119,3 +119,15 @@ def load_model(model_dir: Path, what: str = "") -> LoadedModel:
     if (model_dir / TOKENIZER).is_file():
         tokenizer = json.loads((model_dir / TOKENIZER).read_text())
     return LoadedModel(model.eval(), Vocab.load(str(model_dir / VOCAB)), tokenizer)
+
+
+def count_parameters(spec: dict[str, Any]) -> int:
+    """Parameters of the model `spec` describes, counted without allocating them."""
+    with torch.device("meta"):
+        return build_model(spec).num_parameters()
+
+
+def full_softmax_spec(config: LightRNNConfig) -> dict[str, Any]:
+    """The full-softmax LSTM of the same sizes as a LightRNN: what it is compared with."""
+    sizes = {k: getattr(config, k) for k in ("vocab_size", "embed_dim", "hidden_dim", "num_layers")}
+    return {"kind": "baseline", "config": {**sizes, "softmax": "full"}}

@@ -94,6 +94,13 @@ class LightRNN(RecurrentLM):
             table if table is not None else Table.random(self.vocab_size, seed=0, shape=(R, C))
         )
 
+    @classmethod
+    def seeded(cls, config: LightRNNConfig, table: Table | None, seed: int) -> LightRNN:
+        """A model whose initial parameters depend on `seed` alone (not on the global RNG)."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return cls(config, table)
+
     def set_table(self, table: Table) -> None:
         """Swap the word -> cell allocation in place; the parameters stay as they are."""
         cfg = self.config
@@ -108,13 +115,14 @@ class LightRNN(RecurrentLM):
                 f"use Table.random({cfg.vocab_size}, seed) or a table saved for this vocabulary"
             )
         device = self.word_rows.device
-        occupied = torch.from_numpy(table.occupied()).to(device)
+        occupied_np = table.occupied()
+        occupied = torch.from_numpy(occupied_np).to(device)
         self.word_rows.copy_(torch.tensor(table.rows))
         self.word_cols.copy_(torch.tensor(table.cols))
         neg_inf = torch.tensor(float("-inf"), device=device)
         self.cell_bias.copy_(torch.where(occupied, 0.0, neg_inf))
         self.row_bias.copy_(torch.where(occupied.any(dim=1), 0.0, neg_inf))
-        self.has_empty_cells = not bool(occupied.all())
+        self.has_empty_cells = not bool(occupied_np.all())
         self.table = table
 
     def spec(self) -> dict:

@@ -1,27 +1,31 @@
-"""prepare-corpus: text files -> vocabulary + Arrow shards, versioned as `corpora/<digest>`."""
+"""prepare-corpus: text files -> vocabulary + Arrow shards, versioned as `corpora/<digest>`.
+
+Deployments can confine which corpora a worker reads: `LIGHTRNN_CORPUS_ROOTS` (the worker's
+environment, comma-separated paths or URLs) and `pipeline.corpus_roots` (a run's settings) each
+list the roots a corpus must lie under; where both are set, both apply.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import tempfile
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import fsspec
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from lightrnn.corpus import CorpusConfig, find_splits, prepare
-from tasks.common import IO_RETRIES, Ref, digest, find, open_store
+from lightrnn.errors import ConfigError
+from storage.errors import redact
+from tasks import names
+from tasks.refs import CorpusInfo, Ref
+from tasks.store_task import RETRIES, find, open_store
 
-
-@dataclass(frozen=True)
-class CorpusInfo:
-    ref: Ref
-    digest: str  # names everything made from this corpus
-    vocab_size: int
-    tokens: dict[str, int]  # split -> token count
-    tokenizer: dict[str, Any]  # {"tokenizer": name, "lowercase": bool}: how to encode new text
+ROOTS_ENV = "LIGHTRNN_CORPUS_ROOTS"
 
 
 def file_sha256(url: str) -> str:
@@ -37,52 +41,85 @@ def resolve_splits(corpus: str, files: dict[str, str] | None = None) -> dict[str
     return dict(files) if files else find_splits(corpus)
 
 
+def check_allowed(urls: Sequence[str], setting: Sequence[str] = ()) -> None:
+    """Refuse a corpus outside the allowed roots (environment and settings), naming both."""
+    for source, roots in ((f"${ROOTS_ENV}", _env_roots()), ("pipeline.corpus_roots", setting)):
+        if not roots:
+            continue
+        for url in urls:
+            if not any(_under(url, root) for root in roots):
+                raise ConfigError(
+                    f"corpus {redact(url)!r} is outside the corpus roots allowed by {source} "
+                    f"({', '.join(redact(r) for r in roots)}): put the corpus under one of them, "
+                    "or ask whoever runs the worker to allow its location"
+                )
+
+
+def _env_roots() -> list[str]:
+    return [r.strip() for r in os.environ.get(ROOTS_ENV, "").split(",") if r.strip()]
+
+
+def _normal(url: str) -> tuple[str, str]:
+    """(scheme://host, path) with local paths made absolute and free of '..' and links."""
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file"):
+        return "file://", str(Path(parts.path if parts.scheme else url).resolve())
+    return f"{parts.scheme}://{parts.hostname or ''}", os.path.normpath("/" + parts.path)
+
+
+def _under(url: str, root: str) -> bool:
+    (where, path), (root_where, root_path) = _normal(url), _normal(root)
+    return where == root_where and (
+        path == root_path or path.startswith(root_path.rstrip("/") + "/")
+    )
+
+
 # No Prefect input cache here: the same path may hold new text tomorrow. The store decides,
 # by the content digest of the files.
-@task(name="prepare-corpus", cache_policy=NO_CACHE, **IO_RETRIES)
+@task(name="prepare-corpus", cache_policy=NO_CACHE, **RETRIES)
 def prepare_corpus_task(
-    splits: dict[str, str], store_url: str, corpus_settings: dict[str, Any]
+    splits: dict[str, str], store_url: str, config: CorpusConfig, roots: tuple[str, ...] = ()
 ) -> CorpusInfo:
     """Tokenize the splits into the store, unless this exact content is already there."""
     logger = get_run_logger()
-    config = CorpusConfig(**corpus_settings)
+    check_allowed(list(splits.values()), roots)
     sums = {split: file_sha256(url) for split, url in sorted(splits.items())}
-    output_settings = config.output_settings()
-    key = digest(sums, output_settings)
-    name = f"corpora/{key}"
+    settings = config.output_settings()
+    name = names.corpus(sums, settings)
     store = open_store(store_url)
     existing = find(store, name)
     if existing is not None:
-        meta = store.resolve(name, existing.version).meta
         logger.info("corpus already prepared: %s", existing)
-        return CorpusInfo(
-            existing,
-            meta["digest"],
-            meta["vocab_size"],
-            dict(meta["tokens"]),
-            _tokenizer(output_settings),
-        )
-    logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in splits.items()))
+        return _info(existing, store.resolve(name, existing.version).meta)
+    shown = {split: redact(url) for split, url in splits.items()}
+    logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in shown.items()))
     with tempfile.TemporaryDirectory(prefix="lightrnn-corpus-") as tmp:
         result = prepare(splits, tmp, config)
-        tokens = {split: info.tokens for split, info in result.splits.items()}
         meta = {
             "digest": result.digest,
             "vocab_size": len(result.vocab),
-            "tokens": tokens,
-            "inputs": splits,
+            "tokens": {split: info.tokens for split, info in result.splits.items()},
+            "inputs": shown,
             "input_sha256": sums,
-            "config": output_settings,
+            "config": settings,
         }
         ref = Ref.of(store.put(name, tmp, meta=meta, kind="corpus"))
+    info = _info(ref, meta)
     logger.info(
         "corpus %s: %d words, %s",
         ref,
-        len(result.vocab),
-        ", ".join(f"{s} {n:,} tokens" for s, n in tokens.items()),
+        info.vocab_size,
+        ", ".join(f"{s} {n:,} tokens" for s, n in info.tokens.items()),
     )
-    return CorpusInfo(ref, result.digest, len(result.vocab), tokens, _tokenizer(output_settings))
+    return info
 
 
-def _tokenizer(settings: dict[str, Any]) -> dict[str, Any]:
-    return {"tokenizer": settings["tokenizer"], "lowercase": settings["lowercase"]}
+def _info(ref: Ref, meta: dict) -> CorpusInfo:
+    config = meta["config"]
+    return CorpusInfo(
+        ref,
+        meta["digest"],
+        meta["vocab_size"],
+        dict(meta["tokens"]),
+        {"tokenizer": config["tokenizer"], "lowercase": config["lowercase"]},
+    )

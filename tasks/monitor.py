@@ -12,7 +12,7 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-from lightrnn.train import TrainProgress
+from lightrnn.train import TrainProgress, TrainResult
 
 
 def describe(p: TrainProgress) -> str:
@@ -90,6 +90,8 @@ class TrainingMonitor:
             self.logger.info("%s: %s", self.title, line)
             self._last_log = now
 
-    def finish(self, summary: str) -> None:
+    def finish(self, result: TrainResult) -> None:
+        valid = f", valid ppl {result.valid_ppl:.2f}" if result.valid_ppl is not None else ""
+        summary = f"{result.stop_reason} after {result.steps:,} steps{valid}"
         update_progress_artifact(self.artifact_id, 100.0, description=f"{self.title}: {summary}")
         self.logger.info("%s: %s", self.title, summary)

@@ -1,10 +1,9 @@
-"""The run's summaries: a table artifact per round, the final model, a markdown report."""
+"""The run's summaries: a table artifact per round, the final model, a markdown report, and the
+stable table for later warm starts."""
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from tasks.common import IO_RETRIES, Ref, open_store
+from lightrnn.checkpoint import REPORT
+from tasks import names
+from tasks.artifacts import put_stable, to_json
+from tasks.refs import Ref
+from tasks.store_task import RETRIES, open_store
 
 ROUND_COLUMNS = (
     "round",
@@ -28,10 +31,14 @@ ROUND_COLUMNS = (
 )
 
 
-def _fmt(value: Any) -> str:
+def format_cell(value: Any, digits: int | None = None) -> str:
+    """How every table (markdown, terminal, UI) shows a value: thousands separated, '-' for none;
+    `digits` significant digits for a float instead of two decimals."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, float):
+        if digits is not None:
+            return f"{value:.{digits}g}"
         return f"{value:,.2f}" if abs(value) < 1e6 else f"{value:.6g}"
     if isinstance(value, int):
         return f"{value:,}"
@@ -41,7 +48,7 @@ def _fmt(value: Any) -> str:
 def rounds_markdown(rows: list[dict[str, Any]]) -> str:
     head = "| " + " | ".join(ROUND_COLUMNS) + " |\n|" + "---:|" * len(ROUND_COLUMNS) + "\n"
     return head + "".join(
-        "| " + " | ".join(_fmt(r.get(c)) for c in ROUND_COLUMNS) + " |\n" for r in rows
+        "| " + " | ".join(format_cell(r.get(c)) for c in ROUND_COLUMNS) + " |\n" for r in rows
     )
 
 
@@ -55,74 +62,61 @@ def publish_rounds_task(run_key: str, rows: list[dict[str, Any]]) -> None:
     )
 
 
-@task(name="write-report", cache_policy=NO_CACHE, **IO_RETRIES)
-def write_report_task(
-    store_url: str,
-    run_key: str,
-    summary: dict[str, Any],
-    rows: list[dict[str, Any]],
-    best_model: Ref,
-    stable_name: str | None,
-) -> dict[str, Any]:
-    """Commit the final model, the stable table and the report; show the report in the UI."""
-    logger = get_run_logger()
+@task(name="write-report", cache_policy=NO_CACHE, **RETRIES)
+def write_report_task(store_url: str, summary: dict[str, Any], best_model: Ref) -> dict[str, Any]:
+    """Commit the final model and the report; show the report in the UI; the summary + URIs."""
     store = open_store(store_url)
+    run_key = summary["run"]
     best_dir = store.get(best_model.name, best_model.version)
+    meta = {k: summary[k] for k in ("best_round", "test_ppl", "valid_ppl", "stop_reason")}
     final = Ref.of(
         store.put(
-            f"runs/{run_key}/final",
-            best_dir,
-            kind="model",
-            meta={
-                "round": summary["best_round"],
-                "test_ppl": summary["test_ppl"],
-                "valid_ppl": summary["valid_ppl"],
-            },
-            parents=[str(best_model)],
+            names.final(run_key), best_dir, kind="model", meta=meta, parents=[str(best_model)]
         )
     )
-    artifacts = dict(summary["artifacts"])
-    artifacts["final model"] = final.uri or str(final)
-    if stable_name:
-        with tempfile.TemporaryDirectory(prefix="lightrnn-stable-") as tmp:
-            for f in ("table.npz", "vocab.arrow"):
-                shutil.copyfile(Path(best_dir) / f, Path(tmp) / f)
-            stable = Ref.of(
-                store.put(
-                    stable_name,
-                    tmp,
-                    kind="table",
-                    meta={"run": run_key, "round": summary["best_round"]},
-                    parents=[str(final)],
-                )
-            )
-        artifacts["stable table"] = stable.uri or str(stable)
-    markdown = render_report(run_key, summary, rows, artifacts)
+    artifacts = {**summary["artifacts"], "final model": final.uri or str(final)}
     summary = {**summary, "artifacts": artifacts, "final_model": str(final)}
-    report = Ref.of(
-        store.put_bytes(
-            f"runs/{run_key}/report",
-            "report.md",
-            markdown.encode(),
-            kind="report",
-            meta={"summary": json.loads(json.dumps(summary, default=str))},
-            parents=[str(final)],
+    markdown = render_report(summary)
+    with tempfile.TemporaryDirectory(prefix="lightrnn-report-") as tmp:
+        (Path(tmp) / REPORT).write_text(markdown)
+        report = Ref.of(
+            store.put(
+                names.report(run_key),
+                tmp,
+                kind="report",
+                meta={"summary": _jsonable(summary)},
+                parents=[str(final)],
+            )
         )
-    )
     summary["report"] = report.uri or str(report)
     create_markdown_artifact(
         key=f"report-{run_key}", markdown=markdown, description=f"LightRNN run {run_key}"
     )
-    logger.info("report: %s", report)
+    get_run_logger().info("report: %s", report)
     return summary
 
 
-def render_report(
-    run_key: str, summary: dict[str, Any], rows: list[dict[str, Any]], artifacts: dict[str, str]
-) -> str:
-    s = summary
+@task(name="publish-stable-table", cache_policy=NO_CACHE, **RETRIES)
+def publish_stable_task(store_url: str, name: str, final_model: Ref, meta: dict[str, Any]) -> Ref:
+    """The final table and its vocabulary under `name`: where later runs warm-start from."""
+    store = open_store(store_url)
+    ref = put_stable(
+        store, name, store.get(final_model.name, final_model.version), meta, [str(final_model)]
+    )
+    get_run_logger().info("stable table published: %s", ref)
+    return ref
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    return json.loads(to_json(obj))
+
+
+def render_report(summary: dict[str, Any]) -> str:
+    s, rows = summary, summary["rounds"]
     lines = [
-        f"# LightRNN run `{run_key}`",
+        f"# LightRNN run `{s['run']}`",
         "",
         f"Profile **{s['profile']}** on corpus `{s['corpus']}` (|V| = {s['vocab_size']:,}, "
         f"table {s['n_rows']} x {s['n_cols']}, {s['train_tokens']:,} training tokens).",
@@ -143,7 +137,7 @@ def render_report(
         "",
         "## Artifacts",
         "",
-        *[f"- {what}: `{uri}`" for what, uri in artifacts.items()],
+        *[f"- {what}: `{uri}`" for what, uri in s["artifacts"].items()],
         "",
     ]
     return "\n".join(lines)

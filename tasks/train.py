@@ -1,159 +1,98 @@
 """train-round: train LightRNN on one table until convergence, checkpointing to the store.
 
-Names, for run R and round k:
-  runs/R/round-k/checkpoint   a version every N steps or minutes (the whole Trainer state)
-  runs/R/round-k/model        the round's final model (its existence means the round trained)
-A re-run finds the model and returns it, or finds a checkpoint and continues from it: the
-result equals an uninterrupted run's (bitwise on the CPU).
+A re-run finds the round's model and returns it, or resumes from the newest valid checkpoint:
+the result equals an uninterrupted run's (bitwise on the CPU).
 """
 
 from __future__ import annotations
 
-import math
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from prefect import get_run_logger
 
-import torch
-from prefect import get_run_logger, task
-
+from lightrnn.checkpoint import WEIGHTS, load_tensors
 from lightrnn.corpus import open_split
-from lightrnn.model import LightRNN, LightRNNConfig
-from lightrnn.train import TrainConfig, Trainer, TrainResult
-from tasks.artifacts import get_table, load_tensors, put_model, tensors_to_bytes
-from tasks.common import IO_RETRIES, Ref, cached, find, open_store
-from tasks.corpus import CorpusInfo
+from lightrnn.model import LightRNN
+from lightrnn.train import Trainer
+from tasks import names
+from tasks.artifacts import corpus_dir, get_table, put_model
+from tasks.checkpoints import CheckpointTarget
 from tasks.monitor import TrainingMonitor
+from tasks.refs import CorpusInfo, ModelInfo, Ref
+from tasks.settings import RunSettings
+from tasks.store_task import Output, store_task
 
 
-@dataclass(frozen=True)
-class ModelInfo:
-    ref: Ref
-    steps: int
-    stop_reason: str
-    train_ppl: float  # training loss of the last reported steps, as a perplexity
-    valid_ppl: float  # as measured during training (possibly on a prefix of valid)
-    tokens_per_s: float
-    seconds: float
-    parameters: int
-
-
-def round_name(run_key: str, round_index: int, what: str) -> str:
-    return f"runs/{run_key}/round-{round_index}/{what}"
-
-
-@task(
-    name="train-round",
+@store_task(
+    "train-round",
+    output=lambda p: names.round_model(p["run_key"], p["round_index"]),
+    found=lambda store, ref: ModelInfo(
+        ref=ref, **store.resolve(ref.name, ref.version).meta["summary"]
+    ),
     task_run_name="train-round-{round_index}",
     tags=["gpu"],
-    **IO_RETRIES,
-    **cached(lambda p: round_name(p["run_key"], p["round_index"], "model")),
 )
 def train_round_task(
+    out: Output,
     store_url: str,
     run_key: str,
     round_index: int,
     corpus: CorpusInfo,
     table: Ref,
     init_model: Ref | None,
-    model_settings: dict[str, Any],
-    train_settings: dict[str, Any],
-    seed: int,
-    checkpoint_steps: int,
-    checkpoint_minutes: float,
+    settings: RunSettings,
 ) -> ModelInfo:
     """Train round `round_index` on `table`, warm-starting from `init_model` when given."""
-    logger = get_run_logger()
-    store = open_store(store_url)
-    final_name = round_name(run_key, round_index, "model")
-    done = find(store, final_name)
-    if done is not None:
-        logger.info("round %d already trained: %s", round_index, done)
-        return ModelInfo(ref=done, **store.resolve(done.name, done.version).meta["summary"])
-
-    corpus_dir = store.get(corpus.ref.name, corpus.ref.version)
-    train, valid = open_split(str(corpus_dir), "train"), open_split(str(corpus_dir), "valid")
-    config = LightRNNConfig(vocab_size=corpus.vocab_size, **model_settings)
-    train_config = TrainConfig(**train_settings)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # the same initial parameters on every machine
-        model = LightRNN(config, get_table(store, table))
+    logger, store, cfg = get_run_logger(), out.store, settings.train
+    root = corpus_dir(store, corpus)
+    allocation = get_table(store, table)
+    model = LightRNN.seeded(
+        settings.model.config(corpus.vocab_size), allocation, settings.pipeline.seed
+    )
     if init_model is not None:
-        weights = store.get(init_model.name, init_model.version) / "weights.pt"
-        model.load_state_dict(load_tensors(weights))
-
-    ckpt_name = round_name(run_key, round_index, "checkpoint")
-    parents = [str(corpus.ref), str(table)] + ([str(init_model)] if init_model else [])
-
-    def save_checkpoint(trainer: Trainer) -> None:
-        if trainer.done:
-            return  # the final model is committed below
-        data = tensors_to_bytes(trainer.state_dict())
-        version = store.put_bytes(
-            ckpt_name,
-            "trainer.pt",
-            data,
-            kind="checkpoint",
-            meta={"step": trainer.step, "epoch": trainer.epoch_float},
-            parents=parents,
+        model.load_state_dict(
+            load_tensors(store.get(init_model.name, init_model.version) / WEIGHTS)
         )
-        logger.info("checkpoint at step %d: %s", trainer.step, Ref.of(version))
-
+    parents = [str(corpus.ref), str(table)] + ([str(init_model)] if init_model else [])
+    target = CheckpointTarget(
+        store,
+        names.checkpoint(run_key, round_index),
+        allocation.digest(),
+        corpus.digest,
+        tuple(parents),
+    )
     title = f"round {round_index}"
-    with TrainingMonitor(
-        title, key=f"train-{run_key}-round-{round_index}", max_steps=train_config.max_steps
-    ) as monitor:
+    with TrainingMonitor(title, f"train-{run_key}-round-{round_index}", cfg.max_steps) as monitor:
         trainer = Trainer(
             model,
-            train,
-            valid,
-            train_config,
+            open_split(str(root), "train"),
+            open_split(str(root), "valid"),
+            cfg,
             progress=monitor,
-            checkpoint=save_checkpoint,
-            checkpoint_steps=checkpoint_steps,
-            checkpoint_seconds=60.0 * checkpoint_minutes,
+            checkpoint=lambda t: _log_checkpoint(logger, target.save(t), t.step),
+            checkpoint_steps=settings.pipeline.checkpoint_steps,
+            checkpoint_seconds=60.0 * settings.pipeline.checkpoint_minutes,
         )
-        last = find(store, ckpt_name)
-        if last is not None:
-            path = store.get(last.name, last.version)
-            trainer.load_state_dict(load_tensors(path))
-            logger.info("resuming round %d from %s at step %d", round_index, last, trainer.step)
-        start = time.perf_counter()
+        resumed = target.resume(trainer, logger)
+        if resumed is not None:
+            logger.info("resuming %s from %s at step %d", title, resumed, trainer.step)
         result = trainer.run()
-        summary = _summary(result, trainer, model, time.perf_counter() - start)
-        monitor.finish(
-            f"{result.stop_reason} after {result.steps:,} steps, "
-            f"valid ppl {summary['valid_ppl']:.2f}"
-        )
-
+        monitor.finish(result)
+    summary = {
+        "steps": result.steps,
+        "stop_reason": result.stop_reason,
+        "train_ppl": result.train_ppl,
+        "valid_ppl": result.valid_ppl if result.valid_ppl is not None else float("nan"),
+        "tokens_per_s": result.tokens_per_s,
+        "seconds": result.seconds,
+        "parameters": model.num_parameters(),
+    }
+    meta = {"summary": summary, "round": round_index, "history": result.history}
+    meta["config"] = {"model": model.spec(), "train": settings.to_dict()["train"]}
     ref = put_model(
-        store,
-        final_name,
-        model.cpu(),
-        Path(corpus_dir) / "vocab.arrow",
-        tokenizer=corpus.tokenizer,
-        parents=parents,
-        meta={
-            "summary": summary,
-            "round": round_index,
-            "history": result.history,
-            "config": {"model": model.spec(), "train": train_settings},
-        },
+        store, out.name, model.cpu(), root / "vocab.arrow", corpus.tokenizer, meta, parents
     )
     return ModelInfo(ref=ref, **summary)
 
 
-def _summary(
-    result: TrainResult, trainer: Trainer, model: LightRNN, seconds: float
-) -> dict[str, Any]:
-    train_loss = trainer.last_loss if trainer.last_loss is not None else math.nan
-    return {
-        "steps": result.steps,
-        "stop_reason": result.stop_reason,
-        "train_ppl": math.exp(min(train_loss, 700.0)),
-        "valid_ppl": result.valid_ppl if result.valid_ppl is not None else math.nan,
-        "tokens_per_s": result.tokens_per_s,
-        "seconds": seconds,
-        "parameters": model.num_parameters(),
-    }
+def _log_checkpoint(logger, ref: Ref | None, step: int) -> None:
+    if ref is not None:
+        logger.info("checkpoint at step %d: %s", step, ref)

@@ -34,7 +34,13 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     url = f"file://{tmp_path}/store"
-    summary = lightrnn_pipeline(corpus=str(corpus), store=url, profile="tiny")
+    summary = lightrnn_pipeline(
+        corpus=str(corpus),
+        store=url,
+        profile="tiny",
+        stable_name="stable/smoke",
+        publish_unconverged=True,
+    )
     run, rows = summary["run"], summary["rounds"]
     assert summary["stop_reason"] in {"stable", "no_improvement", "max_rounds"}
     assert [r["round"] for r in rows] == list(range(1, len(rows) + 1))
@@ -43,13 +49,14 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
     names = set(store.names())
     for r in rows:
         assert f"runs/{run}/round-{r['round']}/model" in names
-        assert f"runs/{run}/round-{r['round']}/model-eval/valid" in names
-    assert {f"runs/{run}/round-1/model-costs", f"runs/{run}/round-1/table-next"} <= names
-    assert {f"runs/{run}/final", f"runs/{run}/report", "stable/default"} <= names
+        assert f"runs/{run}/round-{r['round']}/model-v1/eval/valid" in names
+    derived = {f"runs/{run}/round-1/model-v1/costs", f"runs/{run}/round-1/model-v1/table-next"}
+    assert derived <= names
+    assert {f"runs/{run}/final", f"runs/{run}/report", "stable/smoke"} <= names
     assert any(n.startswith("corpora/") for n in names)
     assert any(n.startswith("tables/") for n in names)
     assert rows[0]["objective_after"] <= rows[0]["objective_before"]
-    report = store.read_bytes(f"runs/{run}/report").decode()
+    report = store.read_bytes(f"runs/{run}/report", filename="report.md").decode()
     assert "| round | steps | train_ppl | valid_ppl | words_moved |" in report
     assert f"runs/{run}/final" in report
 
@@ -71,7 +78,13 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
 
     # A second run on the same inputs is a store hit everywhere: no new version of anything.
     before = {n: len(store.versions(n)) for n in names}
-    again = lightrnn_pipeline(corpus=str(corpus), store=url, profile="tiny")
+    again = lightrnn_pipeline(
+        corpus=str(corpus),
+        store=url,
+        profile="tiny",
+        stable_name="stable/smoke",
+        publish_unconverged=True,
+    )
     assert again["run"] == run and again["test_ppl"] == summary["test_ppl"]
     after = {n: len(store.versions(n)) for n in store.names()}
     assert {k: v for k, v in after.items() if k != f"runs/{run}/report"} == {
@@ -80,7 +93,13 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
 
     # Prefect's cache never outlives the store: wiped, the store is rebuilt, not trusted.
     shutil.rmtree(tmp_path / "store")
-    rebuilt = lightrnn_pipeline(corpus=str(corpus), store=url, profile="tiny")
+    rebuilt = lightrnn_pipeline(
+        corpus=str(corpus),
+        store=url,
+        profile="tiny",
+        stable_name="stable/smoke",
+        publish_unconverged=True,
+    )
     assert rebuilt["run"] == run and rebuilt["test_ppl"] == summary["test_ppl"]
     assert set(storage.open_store(url).names()) == names
 

@@ -38,6 +38,20 @@ _DECOMPRESS_ERRORS = (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError)
 _EXPECTED = "train.txt, valid.txt, test.txt (or .gz/.bz2/.xz/.zst, or NAME.train.txt/.tokens)"
 
 
+_USERINFO = re.compile(r"^(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_SECRET_QUERY = re.compile(
+    r"(?P<key>[?&](?:[^=&]*(?:signature|credential|token|secret|password|passwd|sig|key)"
+    r"[^=&]*))=[^&#]*",
+    re.IGNORECASE,
+)
+
+
+def shown(url: str) -> str:
+    """`url` as it may appear in messages and manifests: credentials (`user:pass@`) and
+    secret-looking query parameters (signatures, tokens, keys) replaced by ***."""
+    return _SECRET_QUERY.sub(r"\g<key>=***", _USERINFO.sub(r"\g<scheme>***@", url))
+
+
 def _strip_compression(name: str) -> tuple[str, str | None]:
     for suffix in COMPRESSIONS:
         if name.endswith(suffix):
@@ -50,11 +64,12 @@ def find_splits(corpus: str) -> dict[str, str]:
     fs, root = fsspec.core.url_to_fs(corpus)
     if not fs.exists(root):
         raise CorpusError(
-            f"corpus directory {corpus!r} does not exist: pass a directory holding {_EXPECTED}"
+            f"corpus directory {shown(corpus)!r} does not exist: pass a directory holding "
+            f"{_EXPECTED}"
         )
     if not fs.isdir(root):
         raise CorpusError(
-            f"corpus {corpus!r} is a file, not a directory: pass the directory that holds "
+            f"corpus {shown(corpus)!r} is a file, not a directory: pass the directory that holds "
             f"{_EXPECTED}, or name the file of each split (train, valid, test) explicitly"
         )
     names = sorted(
@@ -70,7 +85,7 @@ def find_splits(corpus: str) -> dict[str, str]:
     missing = [s for s in SPLITS if not found[s]]
     if missing:
         raise CorpusError(
-            f"corpus directory {corpus!r} has no {' / '.join(missing)} file: expected "
+            f"corpus directory {shown(corpus)!r} has no {' / '.join(missing)} file: expected "
             f"{_EXPECTED}; found {', '.join(names) or 'no files'}. Add the file or name each "
             "split's file explicitly"
         )
@@ -78,7 +93,8 @@ def find_splits(corpus: str) -> dict[str, str]:
     if ambiguous:
         s, files = next(iter(ambiguous.items()))
         raise CorpusError(
-            f"corpus directory {corpus!r} has several {s} files ({', '.join(files)}): keep one, "
+            f"corpus directory {shown(corpus)!r} has several {s} files ({', '.join(files)}): "
+            "keep one, "
             "or name each split's file explicitly"
         )
     local = "://" not in corpus
@@ -98,7 +114,7 @@ def input_size(url: str) -> int:
 
 
 def _missing(url: str) -> CorpusError:
-    return CorpusError(f"corpus file {url!r} does not exist: check the path or URL")
+    return CorpusError(f"corpus file {shown(url)!r} does not exist: check the path or URL")
 
 
 @contextlib.contextmanager
@@ -138,7 +154,7 @@ def _read_full(stream: BinaryIO, n: int, url: str, offset: int) -> bytes:
     except _DECOMPRESS_ERRORS as exc:
         kind = COMPRESSIONS.get(_strip_compression(url)[1] or "", "compressed")
         raise CorpusError(
-            f"corpus file {url!r}: cannot decompress as {kind} after {offset + got:,} bytes "
+            f"corpus file {shown(url)!r}: cannot decompress as {kind} after {offset + got:,} bytes "
             f"({exc}): the file is truncated or not {kind} data; re-create it, or rename it "
             "without the suffix if it is plain text"
         ) from None
@@ -168,7 +184,8 @@ class Block:
             data = f.read(self.length)
         if len(data) != self.length:
             raise CorpusError(
-                f"corpus file {url!r} changed while being read ({len(data):,} bytes at offset "
+                f"corpus file {shown(url)!r} changed while being read ({len(data):,} bytes at "
+                "offset "
                 f"{self.offset:,} instead of {self.length:,}): leave it unchanged and prepare again"
             )
         return data
@@ -185,7 +202,7 @@ def _cut(buf: bytes) -> tuple[int, bool]:
 
 def _too_long(url: str, n: int, offset: int) -> CorpusError:
     return CorpusError(
-        f"corpus file {url!r}: {n:,} bytes without whitespace from byte offset {offset:,}: "
+        f"corpus file {shown(url)!r}: {n:,} bytes without whitespace from byte offset {offset:,}: "
         "this is not word-level text; pass a text file"
     )
 
@@ -270,13 +287,14 @@ def _check_start(url: str, chunk: bytes) -> tuple[bytes, int]:
         chunk, offset = chunk[len(_BOM) :], len(_BOM)
     if not chunk:
         raise CorpusError(
-            f"corpus file {url!r} is empty: pass a file with at least one line of text"
+            f"corpus file {shown(url)!r} is empty: pass a file with at least one line of text"
         )
     if _strip_compression(url)[1] is None:
         for magic, suffix in MAGIC.items():
             if chunk.startswith(magic):
                 raise CorpusError(
-                    f"corpus file {url!r} looks {COMPRESSIONS[suffix]}-compressed but its name "
+                    f"corpus file {shown(url)!r} looks {COMPRESSIONS[suffix]}-compressed but "
+                    "its name "
                     f"has no {suffix} suffix: rename it to end in {suffix}"
                 )
     return chunk, offset
@@ -328,10 +346,12 @@ def problem_error(url: str, problem: TextProblem, block: Block, lines_before: in
         where += " of the decompressed text"
     if problem.kind == "binary":
         return CorpusError(
-            f"corpus file {url!r} looks binary: {problem.detail} at {where}; pass a UTF-8 text file"
+            f"corpus file {shown(url)!r} looks binary: {problem.detail} at {where}; pass a "
+            "UTF-8 text file"
         )
     return CorpusError(
-        f"corpus file {url!r} is not valid UTF-8: {problem.detail} at {where}; convert it to "
+        f"corpus file {shown(url)!r} is not valid UTF-8: {problem.detail} at {where}; convert "
+        "it to "
         "UTF-8 (for example iconv -f latin1 -t utf-8) or set encoding_errors='replace' to "
         "replace bad bytes with U+FFFD (lightrnn prepare --encoding-errors replace; "
         "lightrnn run --set corpus.encoding_errors=replace)"

@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lightrnn.corpus.config import CorpusConfig
-from lightrnn.corpus.inputs import SPLITS
+from lightrnn.corpus.inputs import SPLITS, shown
 from lightrnn.corpus.passes import SplitPass, tokenize_splits
 from lightrnn.corpus.shards import (
     MANIFEST,
@@ -88,7 +88,8 @@ def _build_vocab(counts: pa.Table, train: SplitPass, cfg: CorpusConfig) -> Vocab
     """The vocabulary from the training counts, refusing one with fewer than 2 words."""
     if train.tokens == train.lines:
         raise CorpusError(
-            f"corpus file {train.url!r} has no words, only blank lines: pass a training file "
+            f"corpus file {shown(train.url)!r} has no words, only blank lines: pass a training "
+            "file "
             "with text"
         )
     vocab = Vocab.build_from_table(counts, cfg.min_count, cfg.max_size)
@@ -96,13 +97,13 @@ def _build_vocab(counts: pa.Table, train: SplitPass, cfg: CorpusConfig) -> Vocab
     if not words:
         top = counts.sort_by([("count", "descending"), ("token", "ascending")]).slice(0, 1)
         raise CorpusError(
-            f"no tokens after filtering {train.url!r}: no word occurs min_count="
+            f"no tokens after filtering {shown(train.url)!r}: no word occurs min_count="
             f"{cfg.min_count} times (the most frequent, {top['token'][0].as_py()!r}, occurs "
             f"{top['count'][0].as_py()} times); lower min_count or use a larger corpus"
         )
     if len(words) < 2:
         raise CorpusError(
-            f"the vocabulary of {train.url!r} has 1 word ({words[0]!r}) besides {UNK} and "
+            f"the vocabulary of {shown(train.url)!r} has 1 word ({words[0]!r}) besides {UNK} and "
             f"{EOS}: a language model needs at least 2; use a larger corpus or a lower min_count"
         )
     return vocab
@@ -136,7 +137,7 @@ def _write_split(
         unk_tokens=unk,
         replaced_chars=state.replaced,
         sha256=writer.sha256,
-        source=state.url,
+        source=shown(state.url),
         shards=shards,
     )
 

@@ -20,6 +20,7 @@ import fsspec
 import numpy as np
 import pyarrow as pa
 
+from lightrnn.corpus.inputs import shown
 from lightrnn.errors import DataError
 
 SHARD_FORMAT = "lightrnn.shard/1"
@@ -269,13 +270,13 @@ def open_split(
             mapped = pa.memory_map(path, "r")
         except FileNotFoundError:
             raise DataError(
-                f"shard {url!r} listed in the manifest is missing: prepare the corpus again"
+                f"shard {shown(url)!r} listed in the manifest is missing: prepare the corpus again"
             ) from None
         if verify:
             got = hashlib.sha256(memoryview(mapped.read_buffer())).hexdigest()
             if got != shard.sha256:
                 raise DataError(
-                    f"shard {url!r} has sha256 {got[:12]}..., the manifest says "
+                    f"shard {shown(url)!r} has sha256 {got[:12]}..., the manifest says "
                     f"{shard.sha256[:12]}...: the file is corrupt; prepare the corpus again"
                 )
             mapped.seek(0)
@@ -287,7 +288,8 @@ def open_split(
             or meta.get("vocab_digest") != vocab_digest
         ):
             raise DataError(
-                f"shard {url!r} does not match the manifest (split, token count or vocabulary "
+                f"shard {shown(url)!r} does not match the manifest (split, token count or "
+                "vocabulary "
                 "digest differ): the directory mixes two preparations; prepare the corpus again"
             )
         ids = reader.get_batch(0).column(0).to_numpy(zero_copy_only=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fsspec
 import numpy as np
 
+from lightrnn.corpus.inputs import shown
 from lightrnn.corpus.tokenize import make_tokenizer, tokenize_block
 from lightrnn.errors import CorpusError
 from lightrnn.vocab import Vocab
@@ -19,15 +20,17 @@ def read_text(url: str) -> bytes:
         with fsspec.open(url, "rb", compression="infer") as f:
             data = f.read()
     except FileNotFoundError as exc:
-        raise CorpusError(f"text file {url!r} does not exist: check the path or URL") from exc
+        raise CorpusError(
+            f"text file {shown(url)!r} does not exist: check the path or URL"
+        ) from exc
     if not data.strip():
-        raise CorpusError(f"text file {url!r} is empty: pass a file with at least one word")
+        raise CorpusError(f"text file {shown(url)!r} is empty: pass a file with at least one word")
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CorpusError(
-            f"text file {url!r} is not UTF-8 (byte {exc.start}, line {line}): convert it to "
+            f"text file {shown(url)!r} is not UTF-8 (byte {exc.start}, line {line}): convert it to "
             "UTF-8 first"
         ) from exc
     return data

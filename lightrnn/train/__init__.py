@@ -6,7 +6,7 @@ state.py   TrainState (what a checkpoint holds), TrainProgress, TrainResult
 """
 
 from lightrnn.train.config import OPTIMIZERS, TrainConfig, resolve_device
-from lightrnn.train.loop import CheckpointFn, Trainer, TrainProgressFn
+from lightrnn.train.loop import CheckpointFn, Trainer, TrainProgressFn, train_step
 from lightrnn.train.state import TrainProgress, TrainResult, TrainState, state_is_finite
 
 __all__ = [
@@ -20,4 +20,5 @@ __all__ = [
     "Trainer",
     "resolve_device",
     "state_is_finite",
+    "train_step",
 ]

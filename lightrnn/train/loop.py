@@ -27,7 +27,7 @@ import torch
 from lightrnn.data import Batches, TokenStream
 from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
-from lightrnn.lm import RecurrentLM
+from lightrnn.lm import RecurrentLM, State
 from lightrnn.train.config import TrainConfig, resolve_device
 from lightrnn.train.state import TrainProgress, TrainResult, TrainState, cpu_copy
 
@@ -179,6 +179,7 @@ class Trainer:
             history=list(s.history),
             tokens_per_s=tokens / max(seconds, 1e-9),
             seconds=seconds,
+            train_loss=s.last_loss,
         )
 
     def _step_and_check(self, report: _Report, start: float) -> int:
@@ -200,19 +201,12 @@ class Trainer:
             s.window, s.epoch, s.hidden = 0, s.epoch + 1, None
         ids = self.batches.window(s.window).to(self.device, non_blocking=True)
         self.last_window_len = ids.shape[1]
-        self.model.train()
         hidden = None if s.hidden is None else (s.hidden[0], s.hidden[1])
-        out = self.model(ids, hidden)
-        loss = out.loss
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if self.config.clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
-        self.optimizer.step()
-        s.hidden = [out.state[0].detach(), out.state[1].detach()]  # truncated BPTT
+        loss, state = train_step(self.model, self.optimizer, ids, hidden, self.config.clip)
+        s.hidden = [state[0], state[1]]
         s.window += 1
         s.step += 1
-        return loss.detach()
+        return loss
 
     def _validate(self) -> bool:
         """Evaluate on `valid`; track the best; step the lr schedule. True when converged."""
@@ -357,6 +351,25 @@ class Trainer:
         if progress["hidden"] is not None:
             progress["hidden"] = [t.to(self.device) for t in progress["hidden"]]
         self.state = TrainState(**progress)
+
+
+def train_step(
+    model: RecurrentLM,
+    optimizer: torch.optim.Optimizer,
+    ids: torch.Tensor,
+    state: State | None,
+    clip: float,
+) -> tuple[torch.Tensor, State]:
+    """One window of truncated BPTT: forward, backward, clip (0: none), update.
+    Returns the loss (a device tensor, no host sync) and the detached state to carry on."""
+    model.train()
+    out = model(ids, state)
+    optimizer.zero_grad(set_to_none=True)
+    out.loss.backward()
+    if clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    optimizer.step()
+    return out.loss.detach(), (out.state[0].detach(), out.state[1].detach())
 
 
 class _Diverged(Exception):

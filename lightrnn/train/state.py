@@ -43,6 +43,11 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)  # one entry per evaluation
     tokens_per_s: float = 0.0
     seconds: float = 0.0
+    train_loss: float | None = None  # mean training NLL of the last reported steps
+
+    @property
+    def train_ppl(self) -> float:
+        return math.exp(min(self.train_loss, 700.0)) if self.train_loss is not None else math.nan
 
 
 @dataclass

@@ -1,0 +1,59 @@
+"""What every `lightrnn` command shares: the console, one error policy, one table printer.
+
+Expected errors (bad input, an unreachable store, a busy run) print as one line, `error: ...`,
+with exit code 2 and no traceback, whichever command raised them. Credentials never appear.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from lightrnn.errors import LightRNNError
+from storage.errors import StoreError, redact
+
+console = Console(soft_wrap=True)
+F = TypeVar("F", bound=Callable[..., Any])
+EXPECTED = (LightRNNError, StoreError)
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `message` as the one-line error; the Exit to raise."""
+    typer.secho(f"error: {redact(message)}", fg=typer.colors.RED, err=True)
+    return typer.Exit(2)
+
+
+def one_line_errors(command: F) -> F:
+    """Decorate a command so that expected errors print as one line and exit 2."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except EXPECTED as exc:
+            raise fail(str(exc)) from None
+
+    return run  # type: ignore[return-value]
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    title: str | None = None,
+    right: bool = True,
+    out: Console | None = None,
+) -> None:
+    """A compact table on the terminal; each column as wide as its widest cell (nothing cut)."""
+    table = RichTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    for i, column in enumerate(columns):
+        widest = max((len(r[i]) for r in rows), default=1)
+        table.add_column(column, justify="right" if right else "left", min_width=widest)
+    for cells in rows:
+        table.add_row(*cells)
+    (out or console).print(table)
