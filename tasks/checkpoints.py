@@ -63,8 +63,8 @@ class CheckpointTarget:
 
     def _problem(self, version: storage.Version, trainer: Trainer) -> str | None:
         """Why `version` cannot be resumed, or None after loading it into `trainer`."""
-        if getattr(version, "retracted", None):
-            return f"retracted ({version.retracted})"
+        if version.retracted and version.retraction is not None:
+            return f"retracted ({version.retraction.reason})"
         meta: dict[str, Any] = dict(version.meta)
         for key, want in (
             ("table_digest", self.table_digest),

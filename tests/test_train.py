@@ -9,8 +9,9 @@ import torch
 
 from lightrnn import CheckpointError, ConfigError, DataError, Table
 from lightrnn.baselines import BaselineConfig, BaselineLM
+from lightrnn.errors import TrainingError
 from lightrnn.model import LightRNN, LightRNNConfig
-from lightrnn.train import TrainConfig, Trainer
+from lightrnn.train import TrainConfig, Trainer, state_is_finite
 
 V = 30
 PATTERN = np.random.default_rng(0).integers(0, V, size=7)
@@ -155,3 +156,74 @@ def test_empty_or_out_of_range_streams_are_refused():
     trainer = Trainer(model, bad, None, TrainConfig(batch_size=2, bptt=5, max_steps=3))
     with pytest.raises(DataError, match=r"id 99 .* outside the vocabulary \[0, 30\)"):
         trainer.run()
+
+
+def inject_nan(trainer, at_step: int, times: int = 1):
+    """Make the model's forward produce NaN log-probabilities at training step `at_step`."""
+    model = trainer.model
+    forward = model.forward
+    seen = {"n": 0, "left": times}
+
+    def poisoned(ids, state=None):
+        out = forward(ids, state)
+        if model.training:
+            seen["n"] += 1
+            if seen["n"] >= at_step and seen["left"] > 0:
+                seen["left"] -= 1
+                out.log_probs = out.log_probs * float("nan")
+        return out
+
+    model.forward = poisoned
+    return seen
+
+
+def test_divergence_stops_with_a_clear_error_and_never_checkpoints_nan():
+    saved = []
+    trainer = make_trainer(progress_every=5)
+    trainer.checkpoint_fn = lambda t: saved.append(t.state_dict())
+    trainer.checkpoint_steps = 5
+    inject_nan(trainer, at_step=12)
+    with pytest.raises(
+        TrainingError, match=r"training loss is nan at step 15.*on_diverge=rollback"
+    ):
+        trainer.run()
+    assert [s["progress"]["step"] for s in saved] == [5, 10]
+    assert all(state_is_finite(s) for s in saved)
+
+
+def test_divergence_rolls_back_to_the_last_good_checkpoint_with_a_lower_lr():
+    saved = []
+    trainer = make_trainer(progress_every=5, on_diverge="rollback", diverge_lr_factor=0.5)
+    trainer.checkpoint_fn = lambda t: saved.append(t.step)
+    trainer.checkpoint_steps = 5
+    lr = trainer.lr
+    inject_nan(trainer, at_step=12)
+    result = trainer.run()
+    assert result.stop_reason == "max_steps" and result.steps == 70
+    assert trainer.state.rollbacks == 1
+    assert trainer.state.rollback_log == [{"at_step": 15, "to_step": 10, "lr": lr * 0.5}]
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    assert saved[:2] == [5, 10] and saved[2] == 15  # training went on from step 10
+    assert math.isfinite(result.valid_ppl)
+
+
+def test_divergence_before_any_checkpoint_rolls_back_to_the_start():
+    trainer = make_trainer(progress_every=5, on_diverge="rollback", max_rollbacks=1)
+    inject_nan(trainer, at_step=3, times=5)  # the run keeps diverging: give up after one
+    with pytest.raises(TrainingError, match="after 1 rollbacks"):
+        trainer.run()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lr": float("nan")}, r"train.lr=nan: must be a finite number"),
+        ({"clip": float("nan")}, r"train.clip=nan: must be a finite number"),
+        ({"max_steps": 2.5}, r"train.max_steps=2.5: must be an integer"),
+        ({"batch_size": True}, r"train.batch_size=True: must be an integer"),
+        ({"on_diverge": "retry"}, r"on_diverge='retry': choose 'stop'"),
+    ],
+)
+def test_non_finite_and_mistyped_values_are_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**overrides)
