@@ -3,6 +3,9 @@
     store = storage.open_store("s3://bucket/prefix")   # or file:///..., memory://..., None
     v = store.put("corpus/ab12cd/shards", "out/shards", meta={...}, parents=[vocab.ref])
     path = store.get("corpus/ab12cd/shards")            # verified local copy
+    store.retract("runs/r1/checkpoint", 7, "loss diverged")   # latest now skips v7
+    with store.acquire_lease("runs/r1", owner="run-r1", ttl_seconds=60):
+        ...                                             # no second run of r1 meanwhile
 
 Knows nothing of models: no torch, no Prefect, no lightrnn imports, and nothing is unpickled.
 """
@@ -16,36 +19,64 @@ from storage.errors import (
     ConflictError,
     IntegrityError,
     InvalidInputError,
+    LeaseHeldError,
+    LeaseLostError,
     NotFoundError,
     StoreAuthError,
     StoreConnectionError,
     StoreError,
+    StoreUnavailableError,
 )
 from storage.gc import GcReport
+from storage.lease import Lease, LeaseHolder
+from storage.markers import Timings
+from storage.redact import redact_url
+from storage.retry import DEFAULT_RETRY_SECONDS, RetryPolicy
 from storage.store import Store
 from storage.urls import default_cache_dir, default_store_url, open_objects
-from storage.version import Version
+from storage.version import Retraction, Version
 
 
-def open_store(url: str | None = None, cache_dir: str | Path | None = None) -> Store:
-    """The store at `url` (default: `default_store_url()`), checked reachable before use."""
-    objects = open_objects(url if url is not None else default_store_url())
+def open_store(
+    url: str | None = None,
+    cache_dir: str | Path | None = None,
+    retry_seconds: float = DEFAULT_RETRY_SECONDS,
+    timings: Timings | None = None,
+) -> Store:
+    """The store at `url` (default: `default_store_url()`), checked reachable before use.
+
+    While the store is unavailable (S3 endpoint down, timeouts, 5xx, SlowDown), each operation
+    is retried with exponential backoff for up to `retry_seconds` (default 90; 0 tries once),
+    then raises StoreUnavailableError. An endpoint this process never reached fails at once.
+    `timings`: clocks of the commit/gc protocol and of leases (tests shorten them)."""
+    retry = RetryPolicy(budget_seconds=retry_seconds)
+    objects = open_objects(url if url is not None else default_store_url(), retry=retry)
     objects.probe()
-    return Store(objects, Cache(Path(cache_dir) if cache_dir is not None else default_cache_dir()))
+    cache = Cache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
+    return Store(objects, cache, timings)
 
 
 __all__ = [
+    "DEFAULT_RETRY_SECONDS",
     "ConflictError",
     "GcReport",
     "IntegrityError",
     "InvalidInputError",
+    "Lease",
+    "LeaseHeldError",
+    "LeaseHolder",
+    "LeaseLostError",
     "NotFoundError",
+    "Retraction",
     "Store",
     "StoreAuthError",
     "StoreConnectionError",
     "StoreError",
+    "StoreUnavailableError",
+    "Timings",
     "Version",
     "default_cache_dir",
     "default_store_url",
     "open_store",
+    "redact_url",
 ]

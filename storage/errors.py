@@ -1,32 +1,38 @@
 """The store's domain errors: each message names the store URL or artifact and says what to do.
 
 Every error derives from `StoreError`, so the CLI can print it as one line without a traceback.
-Messages pass through `redact`, so a credential that leaks into a server's error text (or an
-exception we wrap) never reaches a log or a terminal.
+Messages pass through `redact` (storage/redact.py), so a credential that leaks into a server's
+error text (or an exception we wrap) never reaches a log or a terminal.
+
+`transient` tells a caller whether waiting could help: only `StoreUnavailableError` (endpoint
+down or overloaded, timeouts, 5xx, SlowDown) is transient, and the store has already retried it
+for its `retry_seconds` before raising it. Auth, not-found, bad input and integrity errors are
+permanent and raised at once.
 """
 
 from __future__ import annotations
 
-import os
-import re
+from storage.redact import redact
 
-# Environment variables whose values must never appear in a message.
-_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
-_USERINFO = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
-
-
-def redact(text: str) -> str:
-    """`text` with credentials (from the environment or `scheme://user:pass@`) replaced by ***."""
-    text = _USERINFO.sub(r"\g<scheme>***@", text)
-    for var in _SECRET_ENV:
-        value = os.environ.get(var, "")
-        if len(value) >= 4:  # a 1-3 character "secret" would redact ordinary words
-            text = text.replace(value, "***")
-    return text
+__all__ = [
+    "ConflictError",
+    "IntegrityError",
+    "InvalidInputError",
+    "LeaseHeldError",
+    "LeaseLostError",
+    "NotFoundError",
+    "StoreAuthError",
+    "StoreConnectionError",
+    "StoreError",
+    "StoreUnavailableError",
+    "redact",
+]
 
 
 class StoreError(Exception):
     """Base class for every error the store raises on purpose."""
+
+    transient = False  # True only where retrying later may succeed
 
     def __init__(self, message: str) -> None:
         super().__init__(redact(message))
@@ -48,9 +54,28 @@ class StoreConnectionError(StoreError):
     """The store cannot be reached: endpoint down, bucket missing, local root unusable."""
 
 
+class StoreUnavailableError(StoreConnectionError):
+    """A failure that may pass: endpoint unreachable, timeout, 5xx, throttling (SlowDown)."""
+
+    transient = True
+
+
 class StoreAuthError(StoreError):
     """The store refused the credentials (wrong, missing, expired, or lacking permission)."""
 
 
 class ConflictError(StoreError):
     """A commit could not claim a version number after many tries (heavy contention)."""
+
+
+class LeaseHeldError(StoreError):
+    """Another owner holds the lease; `holder` (a `storage.lease.LeaseHolder`) says who, where,
+    and until when."""
+
+    def __init__(self, message: str, holder: object | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder
+
+
+class LeaseLostError(StoreError):
+    """A lease this process held has expired or was taken over: stop the work it guarded."""

@@ -1,9 +1,13 @@
 """Where each record lives under the store's root (DESIGN section 5).
 
-    blobs/sha256/ab/cdef...        immutable bytes, key = sha256(content)
-    manifests/sha256/<d>.json      immutable: {kind, name, shape, files, meta, parents}
-    refs/<name>/v000042.json       create-only version record -> manifest digest (the commit point)
-    tags/<name>/<alias>.json       mutable alias (best, stable, ...)
+    blobs/sha256/ab/cdef...                immutable bytes, key = sha256(content)
+    manifests/sha256/<d>.json              immutable: {kind, name, shape, files, meta, parents}
+    refs/<name>/v000042.json               create-only version record -> manifest digest (commit)
+    refs/<name>/v000042.retracted.json     create-only: version 42 withdrawn, with a reason
+    tags/<name>/<alias>.json               mutable alias (best, stable, ...)
+    pending/<token>.json                   a commit (or tag, retract) in flight: what gc must keep
+    gc/<token>.json                        a gc in flight, until its expiry (renewed while it runs)
+    leases/<name>/e000000000007.json       create-only epoch 7 of a lease (see lease.py)
 
 Keys are '/'-separated and relative to the root; the backends in `objects.py` map them to paths.
 """
@@ -18,7 +22,14 @@ BLOBS = "blobs/sha256/"
 MANIFESTS = "manifests/sha256/"
 REFS = "refs/"
 TAGS = "tags/"
+PENDING = "pending/"
+GC = "gc/"
+LEASES = "leases/"
+RETRACTED = ".retracted.json"
 _REF_FILE = re.compile(r"v(\d+)\.json")
+_RETRACTION_FILE = re.compile(r"v(\d+)\.retracted\.json")
+_EPOCH_FILE = re.compile(r"e(\d+)\.json")
+EPOCH_DIGITS = 12
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -42,6 +53,31 @@ def ref_key(name: str, number: int) -> str:
     return f"{REFS}{name}/{version_label(number)}.json"
 
 
+def retraction_key(name: str, number: int) -> str:
+    """Key of the create-only record that withdraws version `number` of `name`."""
+    return f"{REFS}{name}/{version_label(number)}{RETRACTED}"
+
+
+def pending_key(token: str) -> str:
+    """Key of the marker of one commit (or tag, or retraction) in flight."""
+    return f"{PENDING}{token}.json"
+
+
+def gc_key(token: str) -> str:
+    """Key of the marker of one gc run in flight."""
+    return f"{GC}{token}.json"
+
+
+def lease_prefix(name: str) -> str:
+    """Directory that holds the epoch records of lease `name`."""
+    return f"{LEASES}{name}/"
+
+
+def lease_key(name: str, epoch: int) -> str:
+    """Key of the create-only record of epoch `epoch` of lease `name`."""
+    return f"{LEASES}{name}/e{epoch:0{EPOCH_DIGITS}d}.json"
+
+
 def tags_prefix(name: str) -> str:
     """Directory that holds the aliases of `name`."""
     return f"{TAGS}{name}/"
@@ -59,10 +95,24 @@ def is_sha256(text: str) -> bool:
 
 def split_ref_key(key: str) -> tuple[str, int] | None:
     """(name, number) of a key under refs/, or None when the key is not a version record."""
-    if not key.startswith(REFS):
+    return _split_numbered(key, REFS, _REF_FILE)
+
+
+def split_retraction_key(key: str) -> tuple[str, int] | None:
+    """(name, number) of a retraction record's key, or None for any other key."""
+    return _split_numbered(key, REFS, _RETRACTION_FILE)
+
+
+def split_lease_key(key: str) -> tuple[str, int] | None:
+    """(lease name, epoch) of a lease record's key, or None for any other key."""
+    return _split_numbered(key, LEASES, _EPOCH_FILE)
+
+
+def _split_numbered(key: str, prefix: str, leaf_pattern: re.Pattern[str]) -> tuple[str, int] | None:
+    if not key.startswith(prefix):
         return None
-    name, _, leaf = key[len(REFS) :].rpartition("/")
-    match = _REF_FILE.fullmatch(leaf)
+    name, _, leaf = key[len(prefix) :].rpartition("/")
+    match = leaf_pattern.fullmatch(leaf)
     if not name or not match:
         return None
     return name, int(match.group(1))

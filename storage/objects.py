@@ -3,33 +3,33 @@
 Each backend gives the same guarantees on top of fsspec:
 - `write` and `upload` are all-or-nothing: a reader never sees half an object;
 - `create` is create-only and atomic: of two racing writers exactly one wins (the commit point);
-- `upload` streams from a local file, never holding it whole in memory.
-Local files get them from `os.link`/`os.replace` of a temporary file (fsspec's local
-`mode="create"` is not atomic); memory:// from a process-wide lock; S3 from `s3.py`.
+- `upload` streams from a local file, never holding it whole in memory;
+- `list`, `read` and `size` see every write and delete that finished before they started
+  (strong read-after-write and list-after-write consistency; the commit/gc protocol in
+  `markers.py` relies on it: local files and memory have it, and so do AWS S3 and SeaweedFS).
+Every operation is one attempt retried by the backend's `RetryPolicy` while the store is
+unavailable (only S3 has such failures). Local files: `local.py`; S3: `s3.py`; memory:// here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from fsspec import AbstractFileSystem
-from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from storage.errors import StoreAuthError, StoreConnectionError, StoreError
+from storage.errors import StoreAuthError, StoreError
+from storage.retry import RetryPolicy
 
 CHUNK = 8 * 2**20  # bytes per streamed read or upload part
-TMP = ".tmp/"  # local backend: staging area for atomic writes, swept by gc
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -44,10 +44,13 @@ class Entry:
 class Objects:
     """Keys -> bytes under one root of an fsspec filesystem (generic part, used by memory://)."""
 
-    def __init__(self, fs: AbstractFileSystem, root: str, url: str) -> None:
+    def __init__(
+        self, fs: AbstractFileSystem, root: str, url: str, retry: RetryPolicy | None = None
+    ) -> None:
         self.fs = fs
         self.root = root.rstrip("/")
         self.url = url.rstrip("/")  # for messages: never holds credentials
+        self.retry = retry if retry is not None else RetryPolicy(budget_seconds=0)
 
     # -- addressing -------------------------------------------------------------------------
     def path(self, key: str) -> str:
@@ -60,7 +63,7 @@ class Objects:
     def key_of(self, path: str) -> str:
         return path[len(self.root) + 1 :] if path.startswith(self.root + "/") else path
 
-    # -- errors -----------------------------------------------------------------------------
+    # -- errors and retries -----------------------------------------------------------------
     @contextlib.contextmanager
     def errors(self, key: str = "") -> Iterator[None]:
         """Turn backend failures into StoreErrors; a missing key stays FileNotFoundError."""
@@ -79,62 +82,77 @@ class Objects:
                 "store's location is available and has free space, then retry"
             ) from exc
 
+    def call(self, key: str, operation: Callable[[], T]) -> T:
+        """operation(), its failures translated by `errors`, retried while unavailable."""
+
+        def attempt() -> T:
+            with self.errors(key):
+                return operation()
+
+        return self.retry.run(attempt, self.where(key))
+
     def probe(self) -> None:
         """Fail early, with a clear error, when the store cannot be used at all."""
 
     # -- reads ------------------------------------------------------------------------------
     def read(self, key: str) -> bytes:
         """The bytes at `key`; FileNotFoundError when it does not exist."""
-        with self.errors(key):
-            return self.fs.cat_file(self.path(key))
+        return self.call(key, lambda: self.fs.cat_file(self.path(key)))
 
     def read_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
         """{key: bytes, or None when missing}, fetched concurrently where the backend can."""
         keys = list(keys)
         if not keys:
             return {}
-        with self.errors(keys[0]):
+
+        def fetch() -> dict[str, bytes | None]:
             found = self.fs.cat([self.path(k) for k in keys], on_error="return")
-        out: dict[str, bytes | None] = {}
-        for key in keys:
-            value = found.get(self.path(key))
-            if isinstance(value, FileNotFoundError) or value is None:
-                out[key] = None
-            elif isinstance(value, BaseException):
-                with self.errors(key):
+            out: dict[str, bytes | None] = {}
+            for key in keys:
+                value = found.get(self.path(key))
+                if isinstance(value, FileNotFoundError) or value is None:
+                    out[key] = None
+                elif isinstance(value, BaseException):
                     raise value
-            else:
-                out[key] = value
-        return out
+                else:
+                    out[key] = value
+            return out
+
+        return self.call(keys[0], fetch)
 
     @contextlib.contextmanager
     def open_read(self, key: str) -> Iterator[BinaryIO]:
-        """A stream of the bytes at `key`, read in CHUNK-sized requests."""
+        """A stream of the bytes at `key`, read in CHUNK-sized requests (one attempt: the
+        caller retries the whole download, see `Cache.blob`)."""
         with self.errors(key), self.fs.open(self.path(key), "rb", cache_type="none") as f:
             yield f
 
     def size(self, key: str) -> int | None:
         """Size in bytes of the object at `key`, or None when there is none."""
-        with self.errors(key):
+
+        def info() -> int | None:
             try:
                 return int(self.fs.info(self.path(key))["size"])
             except FileNotFoundError:
                 return None
 
+        return self.call(key, info)
+
     def list(self, prefix: str, recursive: bool = True) -> list[Entry]:
         """Objects whose keys start with the directory `prefix` ('refs/a/'), sorted by key."""
         path = self.path(prefix.rstrip("/"))
-        with self.errors(prefix):
+
+        def infos() -> Iterable[dict[str, Any]]:
             try:
                 if recursive:
-                    infos = self.fs.find(path, detail=True).values()
-                else:
-                    infos = self.fs.ls(path, detail=True)
+                    return self.fs.find(path, detail=True).values()
+                return self.fs.ls(path, detail=True)
             except FileNotFoundError:
                 return []
+
         entries = [
             Entry(self.key_of(self.fs._strip_protocol(i["name"])), int(i["size"]), _mtime(i))
-            for i in infos
+            for i in self.call(prefix, infos)
             if i.get("type") == "file"
         ]
         return sorted(entries, key=lambda e: e.key)
@@ -142,12 +160,29 @@ class Objects:
     # -- writes -----------------------------------------------------------------------------
     def write(self, key: str, data: bytes) -> None:
         """Store `data` at `key`, replacing what was there, all at once."""
-        with self.errors(key):
-            self.fs.pipe_file(self.path(key), data)
+        self.call(key, lambda: self.fs.pipe_file(self.path(key), data))
 
     def create(self, key: str, data: bytes) -> bool:
-        """Store `data` at `key` only if nothing is there; False when another writer was first."""
-        with _MEMORY_LOCK, self.errors(key):
+        """Store `data` at `key` only if nothing is there; False when another writer was first.
+
+        A refused create reads the object back: if it holds exactly `data`, it is this writer's
+        own earlier attempt (its reply was lost and the request retried), so it counts as won.
+        Every create-only record carries a time stamp or a random token, so two writers never
+        create the same bytes by chance."""
+
+        def once() -> bool:
+            if self.create_once(key, data):
+                return True
+            try:
+                return self.fs.cat_file(self.path(key)) == data
+            except FileNotFoundError:  # deleted since (gc): the caller moves on, as for a loss
+                return False
+
+        return self.call(key, once)
+
+    def create_once(self, key: str, data: bytes) -> bool:
+        """One create-only attempt (called inside `errors`): False when the key exists."""
+        with _MEMORY_LOCK:
             if self.fs.exists(self.path(key)):
                 return False
             self.fs.pipe_file(self.path(key), data)
@@ -155,17 +190,23 @@ class Objects:
 
     def upload(self, key: str, local: Path, size: int) -> None:
         """Stream the local file to `key`; visible only once complete."""
-        with self.errors(key):
-            self.fs.put_file(str(local), self.path(key))
+        self.call(key, lambda: self.fs.put_file(str(local), self.path(key)))
 
     def delete(self, keys: Iterable[str]) -> None:
         """Remove the objects at `keys`; missing ones are fine (another gc got there first)."""
         for key in keys:
-            with self.errors(key), contextlib.suppress(FileNotFoundError):
-                self.fs.rm_file(self.path(key))
+            self.call(key, lambda key=key: self._remove(key))
 
-    def sweep(self, older_than: float, dry_run: bool) -> list[str]:
-        """Remove leftovers of killed writers older than `older_than` (epoch s); their names."""
+    def _remove(self, key: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm_file(self.path(key))
+
+    def sweep(
+        self, grace_cutoff: float, stale_cutoff: float, busy: set[str], dry_run: bool
+    ) -> list[str]:
+        """Remove what killed writers left (temporary files, multipart uploads): anything older
+        than `stale_cutoff` (epoch s), or older than `grace_cutoff` and provably not in use
+        (`busy`: keys that commits in flight write). Returns what was (or would be) removed."""
         return []
 
 
@@ -178,86 +219,6 @@ class MemoryObjects(Objects):
 
     def __init__(self, root: str, url: str) -> None:
         super().__init__(MemoryFileSystem(skip_instance_cache=True), root, url)
-
-
-class LocalObjects(Objects):
-    """file:// paths: atomic writes by rename, create-only commits by hard link."""
-
-    def __init__(self, root: str, url: str) -> None:
-        super().__init__(LocalFileSystem(), os.path.abspath(root), url)
-
-    def path(self, key: str) -> str:
-        return os.path.join(self.root, *key.split("/"))
-
-    def key_of(self, path: str) -> str:
-        return Path(os.path.relpath(path, self.root)).as_posix()
-
-    def probe(self) -> None:
-        if os.path.exists(self.root) and not os.path.isdir(self.root):
-            raise StoreConnectionError(
-                f"store root {self.url} is a file, not a directory: "
-                "open a store URL that names a directory (it is created if missing)"
-            )
-
-    def _staging(self) -> str:
-        """A fresh temporary path on the store's filesystem (so rename and link are atomic)."""
-        tmp = self.path(TMP)
-        os.makedirs(tmp, exist_ok=True)
-        return os.path.join(tmp, f"{uuid.uuid4().hex}.{os.getpid()}")
-
-    def _stage(self, key: str, fill: Any) -> str:
-        tmp = self._staging()
-        try:
-            with open(tmp, "wb") as f:
-                fill(f)
-                f.flush()
-                os.fsync(f.fileno())
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.remove(tmp)
-            raise
-        os.makedirs(os.path.dirname(self.path(key)), exist_ok=True)
-        return tmp
-
-    def read(self, key: str) -> bytes:
-        with self.errors(key), open(self.path(key), "rb") as f:
-            return f.read()
-
-    def read_many(self, keys: Iterable[str]) -> dict[str, bytes | None]:
-        out: dict[str, bytes | None] = {}
-        for key in keys:
-            try:
-                out[key] = self.read(key)
-            except FileNotFoundError:
-                out[key] = None
-        return out
-
-    def write(self, key: str, data: bytes) -> None:
-        with self.errors(key):
-            tmp = self._stage(key, lambda f: f.write(data))
-            os.replace(tmp, self.path(key))
-
-    def create(self, key: str, data: bytes) -> bool:
-        with self.errors(key):
-            tmp = self._stage(key, lambda f: f.write(data))
-            try:
-                os.link(tmp, self.path(key))  # fails if the name exists: atomic create-only
-                return True
-            except FileExistsError:
-                return False
-            finally:
-                os.remove(tmp)
-
-    def upload(self, key: str, local: Path, size: int) -> None:
-        with self.errors(key), open(local, "rb") as src:
-            tmp = self._stage(key, lambda f: shutil.copyfileobj(src, f, CHUNK))
-            os.replace(tmp, self.path(key))
-
-    def sweep(self, older_than: float, dry_run: bool) -> list[str]:
-        stale = [e.key for e in self.list(TMP) if e.mtime < older_than]
-        if not dry_run:
-            self.delete(stale)
-        return stale
 
 
 def _mtime(info: dict[str, Any]) -> float:

@@ -5,6 +5,11 @@ Measured pitfalls (DESIGN section 5): the region comes from `AWS_DEFAULT_REGION`
 `client_kwargs`; a refused create is `FileExistsError` on AWS/moto but a plain `OSError` (412
 PreconditionFailed) on SeaweedFS; ETags and `checksum`/`ukey` are not content hashes (we verify
 sha256 ourselves).
+
+Failures are classified: endpoint unreachable, connection reset, timeouts, 5xx and throttling
+(SlowDown, 429) raise `StoreUnavailableError` (transient), which `RetryPolicy` retries; auth,
+missing bucket, missing key and bad requests are permanent. `probe` (run by `open_store`) does
+not wait for an endpoint this process has never reached: that is a setup error, said at once.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ from storage.errors import (
     StoreAuthError,
     StoreConnectionError,
     StoreError,
+    StoreUnavailableError,
 )
 from storage.objects import CHUNK, Objects
+from storage.retry import RetryPolicy
 
 MAX_PARTS = 10_000  # S3's limit on the parts of one multipart upload
 UPLOAD_CONCURRENCY = 2  # parts in flight: measured peak ~4 parts of memory (botocore copies)
@@ -37,6 +44,19 @@ _AUTH_CODES = {
 }
 _DENIED_CODES = {"AccessDenied", "AllAccessDisabled", "403"}
 _CREATE_REFUSED = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+_TRANSIENT_CODES = {
+    "SlowDown",
+    "ServiceUnavailable",
+    "InternalError",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequests",
+    "OperationAborted",
+    "429",
+}
 
 
 # Creating an S3 client costs ~0.2 s of CPU on fsspec's single I/O thread, so stores opened
@@ -58,12 +78,20 @@ _CLIENT_ENV = (
 )
 
 
-def _filesystem(endpoint: str | None, env: Mapping[str, str]) -> Any:
+# Endpoints (by the same key) this process has had a good answer from: only for those does
+# `probe` wait out an outage; a never-reached endpoint is most likely a wrong URL.
+_REACHED: set[str] = set()
+
+
+def _settings_key(endpoint: str | None, env: Mapping[str, str]) -> str:
+    settings = [endpoint or "", *(env.get(var, "") for var in _CLIENT_ENV)]
+    return hashlib.sha256("\0".join(settings).encode()).hexdigest()
+
+
+def _filesystem(key: str, endpoint: str | None, env: Mapping[str, str]) -> Any:
     """The s3fs filesystem for this endpoint and these credentials (shared, see above)."""
     import s3fs  # imported here: s3fs (aiobotocore) costs ~0.5 s and only S3 stores need it
 
-    settings = [endpoint or "", *(env.get(var, "") for var in _CLIENT_ENV)]
-    key = hashlib.sha256("\0".join(settings).encode()).hexdigest()
     with _FILESYSTEMS_LOCK:
         if key not in _FILESYSTEMS:
             config: dict[str, object] = {"connect_timeout": 5, "read_timeout": 60}
@@ -87,11 +115,19 @@ def endpoint_from_env(env: Mapping[str, str]) -> str | None:
 class S3Objects(Objects):
     """s3://bucket/prefix: keys are objects under the prefix."""
 
-    def __init__(self, bucket: str, prefix: str, url: str, env: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        url: str,
+        env: Mapping[str, str],
+        retry: RetryPolicy | None = None,
+    ) -> None:
         self.bucket = bucket
         self.endpoint = endpoint_from_env(env)
-        fs = _filesystem(self.endpoint, env)
-        super().__init__(fs, f"{bucket}/{prefix}".rstrip("/"), url)
+        self._settings = _settings_key(self.endpoint, env)
+        fs = _filesystem(self._settings, self.endpoint, env)
+        super().__init__(fs, f"{bucket}/{prefix}".rstrip("/"), url, retry)
 
     @property
     def _prefix(self) -> str:
@@ -126,9 +162,6 @@ class S3Objects(Objects):
 
     def _translate(self, exc: BaseException, key: str) -> StoreError:
         from botocore.exceptions import (
-            ConnectionError as BotoConnectionError,
-        )
-        from botocore.exceptions import (
             NoCredentialsError,
             PartialCredentialsError,
             ReadTimeoutError,
@@ -156,12 +189,19 @@ class S3Objects(Objects):
             )
         if code == "NoSuchBucket":
             return self._no_bucket()
-        if any(isinstance(e, BotoConnectionError | ConnectionError | TimeoutError) for e in chain):
+        if any(isinstance(e, _transport_errors()) for e in chain):
             kind = "timed out" if any(isinstance(e, ReadTimeoutError) for e in chain) else "failed"
-            return StoreConnectionError(
+            return StoreUnavailableError(
                 f"connection to {self.endpoint_text} {kind} (store {self.url}): start the "
                 "server or fix AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL); for AWS itself, "
                 "unset it and set AWS_DEFAULT_REGION"
+            )
+        status = _status(exc)
+        if code in _TRANSIENT_CODES or (status is not None and (status >= 500 or status == 429)):
+            return StoreUnavailableError(
+                f"{self.endpoint_text} is unavailable for {self.where(key)} "
+                f"({code or status}: {exc}) (store {self.url}): the server is overloaded or "
+                "restarting; wait and retry, or check the server's logs"
             )
         return StoreError(
             f"S3 request for {self.where(key)} at {self.endpoint_text} failed "
@@ -170,55 +210,79 @@ class S3Objects(Objects):
 
     def probe(self) -> None:
         """One signed list: proves endpoint, credentials and bucket before any real work."""
-        with self.errors():
+
+        def list_one() -> None:
             self.fs.call_s3("list_objects_v2", Bucket=self.bucket, Prefix=self._prefix, MaxKeys=1)
 
-    def create(self, key: str, data: bytes) -> bool:
-        with self.errors(key):
-            try:
-                self.fs.pipe_file(self.path(key), data, mode="create")  # If-None-Match: *
-                return True
-            except FileExistsError:  # AWS, moto
+        if self._settings in _REACHED:
+            self.call("", list_one)
+        else:
+            with self.errors():
+                list_one()
+            _REACHED.add(self._settings)
+
+    def create_once(self, key: str, data: bytes) -> bool:
+        try:
+            self.fs.pipe_file(self.path(key), data, mode="create")  # If-None-Match: *
+            return True
+        except FileExistsError:  # AWS, moto
+            return False
+        except OSError as exc:  # SeaweedFS: 412 surfaces as OSError(EINVAL)
+            if _code(exc) in _CREATE_REFUSED:
                 return False
-            except OSError as exc:  # SeaweedFS: 412 surfaces as OSError(EINVAL)
-                if _code(exc) in _CREATE_REFUSED:
-                    return False
-                raise
+            raise
 
     def upload(self, key: str, local: Path, size: int) -> None:
         # Parts of CHUNK bytes (more for huge files: S3 allows 10,000 parts), at most
         # UPLOAD_CONCURRENCY in flight: memory stays bounded whatever the file's size.
         part = max(CHUNK, math.ceil(size / MAX_PARTS))
-        with self.errors(key):
-            self.fs.put_file(
+        self.call(
+            key,
+            lambda: self.fs.put_file(
                 str(local), self.path(key), chunksize=part, max_concurrency=UPLOAD_CONCURRENCY
-            )
+            ),
+        )
 
     def delete(self, keys: Iterable[str]) -> None:
         paths = [self.path(k) for k in keys]
         for start in range(0, len(paths), 1000):  # DeleteObjects takes 1000 keys per call
-            with self.errors(), contextlib.suppress(FileNotFoundError):
-                self.fs.rm(paths[start : start + 1000])
+            batch = paths[start : start + 1000]
+            self.call(self.key_of(batch[0]), lambda batch=batch: self._rm(batch))
 
-    def sweep(self, older_than: float, dry_run: bool) -> list[str]:
-        """Abort multipart uploads a killed writer left under the prefix (they hold space)."""
+    def _rm(self, paths: list[str]) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.rm(paths)
+
+    def sweep(
+        self, grace_cutoff: float, stale_cutoff: float, busy: set[str], dry_run: bool
+    ) -> list[str]:
+        """Abort multipart uploads a killed writer left under the prefix (they hold space):
+        those older than `stale_cutoff`, and those older than `grace_cutoff` whose key no
+        commit in flight writes (a writer announces its blobs before it uploads any)."""
         prefix = self._prefix
-        with self.errors():
-            out = self.fs.call_s3("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix)
-        stale = [
-            u
-            for u in out.get("Uploads", [])
-            if u["Initiated"].timestamp() < older_than and u["Key"].startswith(prefix)
-        ]
+        out = self.call(
+            "",
+            lambda: self.fs.call_s3("list_multipart_uploads", Bucket=self.bucket, Prefix=prefix),
+        )
+        stale = []
+        for upload in out.get("Uploads", []):
+            key, started = upload["Key"][len(prefix) :], upload["Initiated"].timestamp()
+            if upload["Key"].startswith(prefix) and (
+                started < stale_cutoff or (started < grace_cutoff and key not in busy)
+            ):
+                stale.append(upload)
         for upload in [] if dry_run else stale:
-            with self.errors(), contextlib.suppress(FileNotFoundError):
-                self.fs.call_s3(
-                    "abort_multipart_upload",
-                    Bucket=self.bucket,
-                    Key=upload["Key"],
-                    UploadId=upload["UploadId"],
-                )
+            self.call(upload["Key"], lambda upload=upload: self._abort(upload))
         return [f"{u['Key'][len(prefix) :]} (multipart upload)" for u in stale]
+
+    def _abort(self, upload: dict[str, Any]) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.fs.call_s3(
+                "abort_multipart_upload",
+                Bucket=self.bucket,
+                Key=upload["Key"],
+                UploadId=upload["UploadId"],
+            )
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -228,6 +292,40 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         seen.add(id(current))
         yield current
         current = current.__cause__ or current.__context__
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Exceptions that mean the request never got a proper answer (imported on first use)."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+    from botocore.parsers import ResponseParserError  # garbled replies of a throttling server
+
+    found: list[type[BaseException]] = [
+        BotoConnectionError,
+        HTTPClientError,
+        ResponseParserError,
+        ConnectionError,
+        TimeoutError,
+    ]
+    with contextlib.suppress(ImportError):
+        from aiohttp import ClientConnectionError, ClientPayloadError
+
+        found += [ClientConnectionError, ClientPayloadError]
+    with contextlib.suppress(ImportError):
+        from fsspec.exceptions import FSTimeoutError
+
+        found.append(FSTimeoutError)
+    return tuple(found)
+
+
+def _status(exc: BaseException) -> int | None:
+    """The HTTP status of the S3 response behind an exception, if any."""
+    for e in _chain(exc):
+        response = getattr(e, "response", None)
+        if isinstance(response, dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            return int(status) if status else None
+    return None
 
 
 def _code(exc: BaseException) -> str | None:

@@ -1,16 +1,14 @@
-"""`Store`: put, get, list, tag and collect versioned artifacts at one URL.
+"""`Store`: put, get, list, tag, retract and collect versioned artifacts at one URL; leases.
 
-Commit protocol (DESIGN section 5): upload the blobs that are not there yet, write the manifest,
-then create the next numbered ref record with create-only semantics; the ref is the commit point,
-so a writer killed earlier leaves no visible version, only orphans that `gc` removes after its
-grace period. On a refused create the writer takes the next number: concurrent writers of one
-name each get their own version and none is lost. No mutable pointer is compare-and-swapped.
+The store is a thin front: committing is `commit.py`, reading records `records.py`, the local
+copies `cache.py`, collection `gc.py`, and the protocol that makes commits, tags and retractions
+safe against a concurrent gc is `markers.py`. Leases are `lease.py`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import logging
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -19,25 +17,22 @@ from typing import Any
 
 from storage.blobs import check_blob, hash_file
 from storage.cache import Cache
-from storage.errors import (
-    ConflictError,
-    IntegrityError,
-    InvalidInputError,
-    NotFoundError,
-)
+from storage.commit import Source, commit
+from storage.errors import IntegrityError, InvalidInputError, NotFoundError
 from storage.gc import GcReport, collect_garbage
 from storage.inputs import check_filename, collect_files
 from storage.layout import (
     REFS,
     blob_key,
-    manifest_key,
     ref_key,
     refs_prefix,
+    retraction_key,
     split_ref_key,
     tag_key,
-    tags_prefix,
 )
-from storage.manifest import Manifest, check_meta, parse_manifest
+from storage.lease import Lease, LeaseHolder, acquire, current_holder
+from storage.manifest import Manifest, check_meta
+from storage.markers import DEFAULT_PENDING_TTL, Intent, Timings
 from storage.names import (
     LATEST,
     check_alias,
@@ -49,32 +44,21 @@ from storage.names import (
     version_number,
 )
 from storage.objects import Objects
-from storage.version import (
-    Version,
-    iso_stamp,
-    make_version,
-    parse_ref_record,
-    parse_tag_record,
-    ref_record,
-    tag_record,
-)
+from storage.records import Records
+from storage.redact import get_logger, redact
+from storage.version import Version, retraction_record, tag_record
 
-log = logging.getLogger(__name__)
-
-MAX_CLAIMS = 1000  # version numbers one commit tries before giving up (ConflictError)
-RELIST_AFTER = 4  # refused claims in a row before re-listing to jump to the newest number
-
-Source = Path | bytes  # where a blob's content comes from: a local file or bytes in hand
+log = get_logger(__name__)
 
 
 class Store:
     """A versioned, content-addressed artifact store at one URL, read through a local cache."""
 
-    def __init__(self, objects: Objects, cache: Cache) -> None:
+    def __init__(self, objects: Objects, cache: Cache, timings: Timings | None = None) -> None:
         self.objects = objects  # low-level access: for tools and tests, not for pipeline code
         self.cache = cache
-        self._records: dict[tuple[str, int], tuple[str, str]] = {}  # immutable: safe to keep
-        self._manifests: dict[str, Manifest] = {}  # immutable: safe to keep
+        self.timings = timings if timings is not None else Timings()
+        self.records = Records(objects)  # refs, manifests, tags, retractions (cached)
 
     def __repr__(self) -> str:
         return f"Store({self.url!r})"
@@ -105,7 +89,7 @@ class Store:
             files[rel] = {"sha256": sha, "size": size}
             blobs[sha] = local
         manifest = Manifest(name, kind, shape, files, meta, parents)
-        return self._commit(manifest, blobs)
+        return commit(self.records, self.timings, manifest, blobs)
 
     def put_bytes(
         self,
@@ -139,49 +123,7 @@ class Store:
             meta=check_meta(meta),
             parents=self._check_parents(parents),
         )
-        return self._commit(manifest, {sha: data})
-
-    def _commit(self, manifest: Manifest, blobs: Mapping[str, Source]) -> Version:
-        digest = manifest.digest
-        existing = self._find_digest(manifest.name, digest)
-        if existing is not None:
-            log.info("%s: same content as %s, not committed again", manifest.name, existing.ref)
-            return existing
-        sizes = {entry["sha256"]: int(entry["size"]) for entry in manifest.files.values()}
-        for sha, source in blobs.items():
-            key = blob_key(sha)
-            if self.objects.size(key) == sizes[sha]:
-                continue  # dedup; a blob of the wrong size (damaged) is uploaded again
-            if isinstance(source, bytes):
-                self.objects.write(key, source)
-            else:
-                self.objects.upload(key, source, sizes[sha])
-        if self.objects.size(manifest_key(digest)) is None:
-            self.objects.write(manifest_key(digest), manifest.to_bytes())
-        self._manifests[digest] = manifest
-        number, created = self._publish(manifest.name, digest)
-        version = make_version(manifest, number, digest, created, self.url)
-        log.info("committed %s (%d bytes) to %s", version.ref, version.size, self.url)
-        return version
-
-    def _publish(self, name: str, digest: str) -> tuple[int, str]:
-        """Create the next free ref record of `name` -> `digest`: the commit point."""
-        numbers = self._numbers(name)
-        number = max(numbers, default=0) + 1
-        for attempt in range(1, MAX_CLAIMS + 1):
-            now = datetime.now(UTC)
-            record = ref_record(name, number, digest, now)
-            if self.objects.create(ref_key(name, number), record):
-                created = iso_stamp(now)
-                self._records[(name, number)] = (digest, created)
-                return number, created
-            number += 1
-            if attempt % RELIST_AFTER == 0:
-                number = max(number, max(self._numbers(name), default=0) + 1)
-        raise ConflictError(
-            f"could not claim a version number for {name!r} in {self.url} after {MAX_CLAIMS} "
-            "tries (other writers took every one): retry later, or commit under distinct names"
-        )
+        return commit(self.records, self.timings, manifest, {sha: data})
 
     def _check_parents(self, parents: Sequence[str | Version]) -> tuple[str, ...]:
         if isinstance(parents, str | Version):
@@ -202,6 +144,8 @@ class Store:
     def get(self, name: str, ref: int | str = LATEST) -> Path:
         """A verified local copy: the file if a single file was put, else the directory."""
         version = self.resolve(name, ref)
+        if version.retracted:
+            log.warning("reading %s, which is retracted: %s", version.ref, version.retraction)
         tree = self.cache.tree(version, self.objects)
         if version.shape == "file":
             (rel,) = version.files
@@ -235,32 +179,39 @@ class Store:
         return check_blob(data, entry["sha256"], int(entry["size"]), self.objects, version.ref)
 
     def resolve(self, name: str, ref: int | str = LATEST) -> Version:
-        """The version `ref` names: 'latest', a number (3, '3', 'v3') or an alias ('best')."""
+        """The version `ref` names: 'latest' (the newest that is not retracted), a number (3,
+        '3', 'v3') or an alias ('best'). A retracted version resolves by number or alias, and
+        says so (`Version.retracted`)."""
         check_name(name)
         if ref == LATEST:
-            numbers = self._numbers(name)
-            if not numbers:
-                raise self._no_versions(name)
-            number = max(numbers)
+            listing = self.records.listing(name)
+            if not listing.valid:
+                raise self._no_versions(name) if not listing.numbers else self._all_retracted(name)
+            number = listing.valid[-1]
+            record, retraction = self.records.ref(name, number), None
         else:
             found = version_number(ref)
             number = found if found is not None else self._alias_target(name, str(ref))
-        record = self._record(name, number)
+            record = self.records.ref(name, number)
+            retraction = self.records.retraction(name, number) if record else None
         if record is None:
             raise NotFoundError(
                 f"{format_ref(name, number)} is not in store {self.url}: {self._what_exists(name)}"
             )
-        return self._version(name, number, *record)
+        return self.records.version(name, number, record, retraction)
 
     def exists(self, name: str) -> bool:
-        """True when `name` has at least one committed version."""
-        return bool(self._numbers(check_name(name)))
+        """True when `name` has a version that is not retracted, i.e. when `resolve(name)`
+        ('latest') finds one."""
+        return bool(self.records.listing(check_name(name)).valid)
 
     def versions(self, name: str) -> list[Version]:
-        """Every committed version of `name`, oldest first (empty when there is none)."""
-        records = self._records_of(check_name(name))
-        self._load_manifests([digest for digest, _ in records.values()])
-        return [self._version(name, n, *records[n]) for n in sorted(records)]
+        """Every committed version of `name`, retracted ones included, oldest first."""
+        return self.records.versions(check_name(name))
+
+    def valid_versions(self, name: str) -> list[Version]:
+        """The versions of `name` that are not retracted, newest first (where to resume from)."""
+        return [v for v in reversed(self.versions(name)) if not v.retracted]
 
     def names(self, prefix: str = "") -> list[str]:
         """Names that have at least one version, sorted; only those starting with `prefix`."""
@@ -274,22 +225,17 @@ class Store:
 
     def tags(self, name: str) -> dict[str, int]:
         """{alias: version number} of `name`."""
-        entries = self.objects.list(tags_prefix(check_name(name)), recursive=False)
-        found = self.objects.read_many([e.key for e in entries if e.key.endswith(".json")])
-        out: dict[str, int] = {}
-        for key, data in found.items():
-            if data is not None:
-                alias = key.rpartition("/")[2].removesuffix(".json")
-                out[alias] = parse_tag_record(data, self.objects.where(key))
-        return dict(sorted(out.items()))
+        return self.records.tags(check_name(name))
 
-    # -- aliases and collection -------------------------------------------------------------
+    # -- aliases, retractions and collection ------------------------------------------------
     def tag(self, name: str, ref: int | str, alias: str) -> Version:
         """Point the mutable alias `alias` of `name` at the version `ref` names."""
         check_alias(alias)
         version = self.resolve(name, ref)
-        record = tag_record(name, alias, version.number, datetime.now(UTC))
-        self.objects.write(tag_key(name, alias), record)
+        with Intent(self.objects, self.timings, keep=[(name, version.number)]):
+            self._still_there(version)  # a gc that ran before our marker may have taken it
+            record = tag_record(name, alias, version.number, datetime.now(UTC))
+            self.objects.write(tag_key(name, alias), record)
         log.info("tagged %s as %s", version.ref, alias)
         return version
 
@@ -302,77 +248,69 @@ class Store:
             )
         self.objects.delete([key])
 
-    def gc(self, keep_last: int, grace_seconds: float = 3600, dry_run: bool = False) -> GcReport:
-        """Delete versions beyond the last `keep_last` of each name (tagged ones stay) and
-        objects no kept version reaches, once older than `grace_seconds`; see `gc.py`."""
-        return collect_garbage(self, keep_last, grace_seconds, dry_run)
-
-    # -- records ----------------------------------------------------------------------------
-    def _numbers(self, name: str) -> list[int]:
-        found = (split_ref_key(e.key) for e in self.objects.list(refs_prefix(name), False))
-        return sorted(hit[1] for hit in found if hit and hit[0] == name)
-
-    def _records_of(self, name: str) -> dict[int, tuple[str, str]]:
-        """{number: (manifest digest, created)} of every version of `name`."""
-        numbers = self._numbers(name)
-        missing = [ref_key(name, n) for n in numbers if (name, n) not in self._records]
-        for key, data in self.objects.read_many(missing).items():
-            if data is not None:  # None: deleted by gc since the listing
-                _, number = split_ref_key(key) or (name, 0)
-                where = self.objects.where(key)
-                self._records[(name, number)] = parse_ref_record(data, name, number, where)
-        return {n: self._records[(name, n)] for n in numbers if (name, n) in self._records}
-
-    def _record(self, name: str, number: int) -> tuple[str, str] | None:
-        if (name, number) not in self._records:
-            key = ref_key(name, number)
-            try:
-                data = self.objects.read(key)
-            except FileNotFoundError:
-                return None
-            where = self.objects.where(key)
-            self._records[(name, number)] = parse_ref_record(data, name, number, where)
-        return self._records[(name, number)]
-
-    def _load_manifests(self, digests: Sequence[str]) -> None:
-        missing = sorted({d for d in digests if d not in self._manifests})
-        found = self.objects.read_many([manifest_key(d) for d in missing])
-        for digest in missing:
-            data = found[manifest_key(digest)]
-            where = self.objects.where(manifest_key(digest))
-            if data is None:
-                raise IntegrityError(
-                    f"manifest {where} is missing although a version refers to it: the store "
-                    "is damaged; restore the object from a backup or remove the version's ref"
-                )
-            self._manifests[digest] = parse_manifest(data, digest, where)
-
-    def _version(self, name: str, number: int, digest: str, created: str) -> Version:
-        self._load_manifests([digest])
-        manifest = self._manifests[digest]
-        if manifest.name != name:
-            raise IntegrityError(
-                f"{self.objects.where(ref_key(name, number))} points to a manifest of "
-                f"{manifest.name!r}: the store was edited by hand; remove that record"
+    def retract(self, name: str, ref: int | str, reason: str) -> Version:
+        """Withdraw the version `ref` names, for `reason`: `latest`, `exists` and
+        `valid_versions` skip it from now on, it still resolves by number. Create-only: a
+        version is retracted once, and the first reason stays."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise InvalidInputError(
+                f"reason {reason!r} for retracting {name!r} is empty: say why, e.g. "
+                "'loss diverged at step 1200'"
             )
-        return make_version(manifest, number, digest, created, self.url)
+        version = self.resolve(name, ref)
+        if not version.retracted:
+            with Intent(self.objects, self.timings, retract=[(name, version.number)]):
+                self._still_there(version)
+                record = retraction_record(name, version.number, redact(reason), datetime.now(UTC))
+                self.objects.create(retraction_key(name, version.number), record)
+        retraction = self.records.retraction(name, version.number)
+        log.info("retracted %s: %s", version.ref, retraction)
+        return dataclasses.replace(version, retraction=retraction)
 
-    def _find_digest(self, name: str, digest: str) -> Version | None:
-        records = self._records_of(name)
-        same = [n for n, (d, _) in records.items() if d == digest]
-        return self._version(name, max(same), *records[max(same)]) if same else None
+    def gc(
+        self,
+        keep_last: int,
+        grace_seconds: float = 3600,
+        dry_run: bool = False,
+        pending_ttl_seconds: float = DEFAULT_PENDING_TTL,
+    ) -> GcReport:
+        """Delete versions beyond the newest `keep_last` non-retracted ones of each name
+        (tagged ones stay) and the objects nothing kept or in flight reaches, once older than
+        `grace_seconds`; markers of killed writers after `pending_ttl_seconds`. See `gc.py`."""
+        return collect_garbage(
+            self.records, self.timings, keep_last, grace_seconds, dry_run, pending_ttl_seconds
+        )
+
+    # -- leases -----------------------------------------------------------------------------
+    def acquire_lease(
+        self, name: str, owner: str, ttl_seconds: float, wait_seconds: float = 0.0
+    ) -> Lease:
+        """Take the lease `name` for `owner` (e.g. a run id) for `ttl_seconds`; LeaseHeldError
+        (naming the holder and its expiry) if someone else holds it after `wait_seconds`.
+        Renew it, release it, or use it as a context manager (renewed in the background)."""
+        return acquire(self.objects, self.timings, name, owner, ttl_seconds, wait_seconds)
+
+    def lease_holder(self, name: str) -> LeaseHolder | None:
+        """The latest holder of lease `name` (check `.active(...)`), or None if never taken."""
+        return current_holder(self.objects, check_name(name))
+
+    # -- messages ---------------------------------------------------------------------------
+    def _still_there(self, version: Version) -> None:
+        if self.objects.size(ref_key(version.name, version.number)) is None:
+            raise NotFoundError(
+                f"{version.ref} was deleted from {self.url} by gc just now: "
+                f"{self._what_exists(version.name)}"
+            )
 
     def _alias_target(self, name: str, alias: str) -> int:
         check_alias(alias)
-        key = tag_key(name, alias)
-        try:
-            data = self.objects.read(key)
-        except FileNotFoundError:
+        number = self.records.alias(name, alias)
+        if number is None:
             raise NotFoundError(
                 f"{name!r} has no version or alias {alias!r} in {self.url}: "
                 f"{self._what_exists(name)}"
-            ) from None
-        return parse_tag_record(data, self.objects.where(key))
+            )
+        return number
 
     def _no_versions(self, name: str) -> NotFoundError:
         return NotFoundError(
@@ -380,12 +318,20 @@ class Store:
             f"(`lightrnn store ls {self.url}` lists them), or put it first"
         )
 
+    def _all_retracted(self, name: str) -> NotFoundError:
+        numbers = self.records.listing(name).numbers
+        return NotFoundError(
+            f"every version of {name!r} in store {self.url} is retracted "
+            f"({_listing([version_label(n) for n in numbers])}): put a new version, or read a "
+            f"retracted one by number (`lightrnn store log {self.url} {name}` shows why)"
+        )
+
     def _what_exists(self, name: str) -> str:
-        numbers = self._numbers(name)
-        if not numbers:
+        listing = self.records.listing(name)
+        if not listing.numbers:
             return f"{name!r} has no versions at all (`lightrnn store ls {self.url}` lists names)"
         tags = self.tags(name)
-        versions = _listing([version_label(n) for n in numbers])
+        versions = _listing([version_label(n) for n in listing.numbers])
         aliases = _listing(sorted(tags)) if tags else "none"
         return f"versions are {versions}; aliases: {aliases}; or use 'latest'"
 

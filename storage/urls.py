@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from storage.errors import InvalidInputError, redact
-from storage.objects import LocalObjects, MemoryObjects, Objects
+from storage.errors import InvalidInputError
+from storage.local import LocalObjects
+from storage.objects import MemoryObjects, Objects
+from storage.retry import RetryPolicy
 
 SCHEMES = ("file", "memory", "s3")
 APP_DIR = "lightrnn-flow"
@@ -33,20 +35,23 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base, APP_DIR, "store").absolute()
 
 
-def open_objects(url: str, env: Mapping[str, str] | None = None) -> Objects:
-    """The backend for a store URL; a clear error for anything it cannot serve."""
+def open_objects(
+    url: str, env: Mapping[str, str] | None = None, retry: RetryPolicy | None = None
+) -> Objects:
+    """The backend for a store URL (retrying as `retry` says); a clear error for anything it
+    cannot serve."""
     env = os.environ if env is None else env
     if not isinstance(url, str) or not url.strip():
         raise InvalidInputError(
             f"store URL {url!r} is empty: pass file:///path, memory://name or s3://bucket/prefix"
         )
     if "://" not in url:
-        return _local(Path(url).expanduser().absolute())
+        return _local(Path(url).expanduser().absolute(), retry)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if "@" in parts.netloc:
         raise InvalidInputError(
-            f"store URL {redact(url)!r} carries credentials, which would end up in logs: remove "
+            f"store URL {url!r} carries credentials, which would end up in logs: remove "
             "them and set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) instead"
         )
     if parts.query or parts.fragment:
@@ -60,7 +65,7 @@ def open_objects(url: str, env: Mapping[str, str] | None = None) -> Objects:
                 f"store URL {url!r} names host {parts.netloc!r}: a file URL needs an absolute "
                 f"path with three slashes, e.g. file:///{parts.netloc}{parts.path}"
             )
-        return _local(Path(unquote(parts.path)))
+        return _local(Path(unquote(parts.path)), retry)
     if scheme == "memory":
         name = f"{parts.netloc}{parts.path}".strip("/")
         return MemoryObjects(f"/{name}" if name else "", f"memory://{name}")
@@ -77,13 +82,13 @@ def open_objects(url: str, env: Mapping[str, str] | None = None) -> Objects:
                 f"store URL {url!r} has an empty path segment: write it as s3://bucket/prefix"
             )
         location = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
-        return S3Objects(bucket, prefix, location, env)
+        return S3Objects(bucket, prefix, location, env, retry)
     raise InvalidInputError(
         f"store URL {url!r} has scheme {scheme!r}, which the store does not support: "
         "use file:///path, memory://name or s3://bucket/prefix"
     )
 
 
-def _local(path: Path) -> LocalObjects:
+def _local(path: Path, retry: RetryPolicy | None) -> LocalObjects:
     path = path.expanduser().absolute()
-    return LocalObjects(str(path), path.as_uri())
+    return LocalObjects(str(path), path.as_uri(), retry)

@@ -1,7 +1,9 @@
-"""`Version`: one committed artifact, as callers see it; and the ref record that commits it.
+"""`Version`: one committed artifact, as callers see it; and the records about it.
 
 The ref record (`refs/<name>/v000003.json`) holds the manifest digest and the commit time; the
-time lives there, not in the manifest, so identical content always has one digest.
+time lives there, not in the manifest, so identical content always has one digest. A retraction
+record (`refs/<name>/v000003.retracted.json`, create-only) withdraws a version with a reason:
+it stays readable by number, but `latest` and `valid_versions` skip it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,14 @@ from storage.names import format_ref, version_label
 
 
 @dataclass(frozen=True)
+class Retraction:
+    """Why and when a version was withdrawn."""
+
+    reason: str
+    retracted: str  # ISO 8601, UTC
+
+
+@dataclass(frozen=True)
 class Version:
     """A committed version of an artifact: what it holds, where it came from, when."""
 
@@ -32,6 +42,7 @@ class Version:
     created: str  # ISO 8601, UTC, from the ref record
     shape: str = "directory"  # "file": `get` returns the single file; else the directory
     store_url: str = ""  # root URL of the store (no credentials), for `uri`
+    retraction: Retraction | None = None  # set when the version was withdrawn (`retract`)
 
     def __hash__(self) -> int:  # meta and files are dicts: hash the identity instead
         return hash((self.store_url, self.name, self.number, self.digest))
@@ -50,6 +61,11 @@ class Version:
     def uri(self) -> str:
         """Human URL of the ref record, for reports: s3://bucket/prefix/refs/<name>/v000003.json."""
         return f"{self.store_url.rstrip('/')}/{ref_key(self.name, self.number)}"
+
+    @property
+    def retracted(self) -> bool:
+        """True when the version was withdrawn: readable by number, skipped by `latest`."""
+        return self.retraction is not None
 
     @property
     def size(self) -> int:
@@ -85,7 +101,12 @@ def parse_ref_record(data: bytes, name: str, number: int, where: str) -> tuple[s
 
 
 def make_version(
-    manifest: Manifest, number: int, digest: str, created: str, store_url: str
+    manifest: Manifest,
+    number: int,
+    digest: str,
+    created: str,
+    store_url: str,
+    retraction: Retraction | None = None,
 ) -> Version:
     """The `Version` of a parsed manifest committed as `number` at `created`."""
     return Version(
@@ -99,6 +120,7 @@ def make_version(
         created=created,
         shape=manifest.shape,
         store_url=store_url,
+        retraction=retraction,
     )
 
 
@@ -126,3 +148,26 @@ def parse_tag_record(data: bytes, where: str) -> int:
             "to rewrite it"
         )
     return number
+
+
+def retraction_record(name: str, number: int, reason: str, when: datetime) -> bytes:
+    """Bytes of the create-only record that withdraws version `number` of `name`."""
+    stamp = iso_stamp(when)
+    return canonical_json({"name": name, "number": number, "reason": reason, "retracted": stamp})
+
+
+def parse_retraction_record(data: bytes, name: str, number: int, where: str) -> Retraction:
+    """The retraction stored at `where`, checked against its key."""
+    try:
+        record = json.loads(data)
+        found = Retraction(reason=str(record["reason"]), retracted=str(record["retracted"]))
+        ok = record["name"] == name and record["number"] == number
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise IntegrityError(
+            f"{where} is not a valid retraction record of {format_ref(name, number)}: the store "
+            "was edited by hand or damaged; delete that record (the version reappears) or "
+            "retract the version again"
+        )
+    return found

@@ -5,6 +5,8 @@ Fixtures:
                               with credentials so that auth is enforced; killed by its PID.
     s3_env         (function) the AWS_* environment pointing at it (monkeypatched, hermetic).
     s3_store_url   (function) a fresh s3://bucket/<unique-prefix> URL, with s3_env set.
+    restartable_s3 (function) a server of the test's own, with the AWS_* environment set, that
+                              the test may stop and start again on the same ports and data.
 
 If the `weed` binary is missing or the server does not come up, the tests that need it fail with
 the reason and the server's log: never a skip, never a silent fallback to a mock.
@@ -126,13 +128,35 @@ def _signed_list_ok(endpoint: str, bucket: str, key: str, secret: str) -> bool:
         client.close()
 
 
+def _spawn(command: list[str], env: dict[str, str], run_dir: Path) -> subprocess.Popen[bytes]:
+    """Start `weed` in `run_dir`, appending its output to run_dir/weed.log."""
+    with open(run_dir / "weed.log", "ab") as log:
+        return subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=run_dir,
+            start_new_session=True,  # Ctrl-C in the terminal goes to pytest, not to weed
+            preexec_fn=_die_with_parent,
+        )
+
+
 @dataclass
 class Seaweed:
-    """A started `weed mini`: its process, and the short directory that holds its sockets."""
+    """A `weed mini` we started: its process, command line, and the short directory that holds
+    its sockets. `stop` and `start` again keep the ports, credentials and data directory."""
 
     proc: subprocess.Popen[bytes]
     socket_dir: Path
     ports: dict[str, int]
+    command: list[str]
+    env: dict[str, str]
+    run_dir: Path
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "weed.log"
 
     def stop(self) -> None:
         """SIGKILL by PID (SIGTERM takes ~13 s to shut `weed mini` down), reap, tidy up."""
@@ -145,6 +169,24 @@ class Seaweed:
         for part in ("master", "volume", "filer", "s3", "admin"):
             port = self.ports[f"{part}.port.grpc"]
             Path(f"/tmp/seaweedfs-{part}-grpc-{port}.sock").unlink(missing_ok=True)
+
+    def start(self) -> None:
+        """Start it again after `stop`: same command line, ports and data directory."""
+        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.proc = _spawn(self.command, self.env, self.run_dir)
+
+    def wait_ready(self, server: S3Server) -> str:
+        """'' once a signed list of the bucket succeeds; else why not (the process died, or
+        it was not ready in READY_TIMEOUT_S)."""
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        keys = (server.access_key, server.secret_key)
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if _signed_list_ok(server.endpoint, server.bucket, *keys):
+                return ""
+            time.sleep(0.1)
+        if self.proc.poll() is not None:
+            return f"exited with code {self.proc.returncode}"
+        return f"not ready after {READY_TIMEOUT_S:.0f} s"
 
 
 def start_seaweedfs(workdir: Path) -> tuple[Seaweed, S3Server]:
@@ -177,31 +219,14 @@ def start_seaweedfs(workdir: Path) -> tuple[Seaweed, S3Server]:
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(AWS_ACCESS_KEY_ID=key, AWS_SECRET_ACCESS_KEY=secret, S3_BUCKET=bucket)
-        log_path = run_dir / "weed.log"
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=run_dir,
-                start_new_session=True,  # Ctrl-C in the terminal goes to pytest, not to weed
-                preexec_fn=_die_with_parent,
-            )
-        seaweed = Seaweed(proc, sockets, ports)
+        seaweed = Seaweed(_spawn(command, env, run_dir), sockets, ports, command, env, run_dir)
         endpoint = f"http://127.0.0.1:{ports['s3.port']}"
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _signed_list_ok(endpoint, bucket, key, secret):
-                return seaweed, S3Server(endpoint, bucket, key, secret, REGION, proc.pid, log_path)
-            time.sleep(0.1)
-        reason = (
-            f"exited with code {proc.returncode}"
-            if proc.poll() is not None
-            else f"not ready after {READY_TIMEOUT_S:.0f} s"
-        )
+        server = S3Server(endpoint, bucket, key, secret, REGION, seaweed.proc.pid, seaweed.log_path)
+        reason = seaweed.wait_ready(server)
+        if not reason:
+            return seaweed, server
         seaweed.stop()
-        tail = log_path.read_text(errors="replace")[-3000:]
+        tail = seaweed.log_path.read_text(errors="replace")[-3000:]
         failures.append(f"attempt {attempt}: weed {reason}; log tail:\n{tail}")
         if not re.search(r"address already in use|bind", tail, re.IGNORECASE):
             break  # not a port race: retrying will not help
@@ -222,17 +247,54 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
         seaweed.stop()
 
 
-@pytest.fixture
-def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Server:
-    """Point the standard AWS variables at the test server, ignoring the user's AWS config."""
+def point_env_at(server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Point the standard AWS variables at `server`, ignoring the user's AWS config."""
     for var in [v for v in os.environ if v.startswith("AWS_")]:
         monkeypatch.delenv(var)
-    for var, value in s3_server.env().items():
+    for var, value in server.env().items():
         monkeypatch.setenv(var, value)
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def s3_env(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> S3Server:
+    """Point the standard AWS variables at the test server, ignoring the user's AWS config."""
+    point_env_at(s3_server, monkeypatch, tmp_path)
     return s3_server
+
+
+@dataclass
+class RestartableS3:
+    """A private server that a test may stop and start again (same ports, keys and data)."""
+
+    seaweed: Seaweed
+    server: S3Server
+
+    def url(self, prefix: str) -> str:
+        return f"s3://{self.server.bucket}/{prefix}"
+
+    def stop(self) -> None:
+        self.seaweed.stop()
+
+    def start(self) -> None:
+        self.seaweed.start()
+        reason = self.seaweed.wait_ready(self.server)
+        if reason:
+            tail = self.seaweed.log_path.read_text(errors="replace")[-3000:]
+            pytest.fail(f"SeaweedFS did not restart: {reason}; log tail:\n{tail}", pytrace=False)
+
+
+@pytest.fixture
+def restartable_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RestartableS3]:
+    """A SeaweedFS server of the test's own (it may stop it), with the AWS variables set."""
+    seaweed, server = start_seaweedfs(tmp_path / "own-seaweedfs")
+    point_env_at(server, monkeypatch, tmp_path)
+    try:
+        yield RestartableS3(seaweed, server)
+    finally:
+        seaweed.stop()
 
 
 @pytest.fixture

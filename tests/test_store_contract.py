@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 
 import storage
-from storage.layout import BLOBS, MANIFESTS, blob_key, manifest_key, ref_key
+import storage.commit
+from storage.layout import BLOBS, MANIFESTS, PENDING, blob_key, manifest_key, ref_key
 from storage.manifest import canonical_json
+from storage.markers import Intent
 from storage.version import ref_record
 
 BACKENDS = ["memory", "file", pytest.param("s3", marks=pytest.mark.s3)]
@@ -302,12 +304,12 @@ KILLED_WRITER = textwrap.dedent(
     """
     import os, signal, sys
     import storage
-    from storage.store import Store
+    import storage.commit
 
-    def die(self, name, digest):  # killed after blobs and manifest, before the ref
+    def die(records, name, digest):  # killed after blobs and manifest, before the ref
         os.kill(os.getpid(), signal.SIGKILL)
 
-    Store._publish = die
+    storage.commit.claim_version = die
     store = storage.open_store(sys.argv[1], cache_dir=sys.argv[2])
     store.put_bytes("runs/r/checkpoint", "c.bin", b"never committed " * 100)
     """
@@ -321,11 +323,12 @@ class Killed(BaseException):
 def kill_a_writer(store: storage.Store, store_url: str, tmp_path: Path) -> None:
     if store_url.startswith("memory://"):
 
-        def die(self: storage.Store, name: str, digest: str) -> tuple[int, str]:
+        def die(records: object, name: str, digest: str) -> tuple[int, str]:
             raise Killed
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(storage.Store, "_publish", die)
+            patch.setattr(storage.commit, "claim_version", die)
+            patch.setattr(Intent, "_withdraw", lambda self: None)  # SIGKILL cleans nothing up
             with pytest.raises(Killed):
                 store.put_bytes("runs/r/checkpoint", "c.bin", b"never committed " * 100)
         return
@@ -343,6 +346,8 @@ def kill_a_writer(store: storage.Store, store_url: str, tmp_path: Path) -> None:
 def test_killed_writer_leaves_no_version_and_gc_removes_its_orphans_after_grace(
     store: storage.Store, store_url: str, tmp_path: Path
 ) -> None:
+    """The orphans stay while they are within the grace period, and while the dead writer's
+    pending marker is not stale (gc cannot tell a dead writer from a slow one before that)."""
     committed = {n: os.urandom(2000) for n in (1, 2, 3)}
     for data in committed.values():
         store.put_bytes("runs/r/checkpoint", "c.bin", data)
@@ -362,7 +367,14 @@ def test_killed_writer_leaves_no_version_and_gc_removes_its_orphans_after_grace(
     assert set(within_grace.pending) == {blob_key(orphan_sha), orphan_manifest}
     assert keys(store, BLOBS) == blobs_before | {blob_key(orphan_sha)}
 
-    after_grace = store.gc(keep_last=10, grace_seconds=0)
+    marker_alive = store.gc(keep_last=10, grace_seconds=0)
+    assert marker_alive.deleted_blobs == () and marker_alive.deleted_manifests == ()
+    assert set(marker_alive.protected) == {blob_key(orphan_sha), orphan_manifest}
+    (marker,) = keys(store, PENDING)
+
+    after_grace = store.gc(keep_last=10, grace_seconds=0, pending_ttl_seconds=0)
+    assert after_grace.deleted_records == (marker,)
+    assert keys(store, PENDING) == set()
     assert after_grace.deleted_blobs == (orphan_sha,)
     assert after_grace.deleted_manifests == (orphan_manifest.split("/")[-1][: -len(".json")],)
     assert after_grace.deleted_versions == ()
