@@ -19,25 +19,24 @@ import argparse
 import json
 import os
 import platform
-import re
-import subprocess
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+if not __package__:  # run as `python bench/prepare.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from lightrnn.corpus import CorpusConfig, find_splits, prepare  # noqa: E402
+from bench import common
+from lightrnn.corpus import CorpusConfig, find_splits, prepare
+from lightrnn.corpus.inputs import open_text
 
-SHARED = ROOT.parent / "shared" / "data" / "wikitext-2"
-BUNDLED = ROOT / "data" / "wikitext-2"
+SHARED = common.ROOT.parent / "shared" / "data" / "wikitext-2"
+BUNDLED = common.ROOT / "data" / "wikitext-2"
 
 
 def lexicon(n_words: int, rng: np.random.Generator) -> pa.StringArray:
@@ -72,8 +71,7 @@ def generate(path: Path, size_bytes: int, seed: int = 0) -> int:
     """Write about `size_bytes` of Zipf text, one sentence per line; returns the bytes written."""
     rng = np.random.default_rng(seed)
     lex = lexicon(200_000, rng)
-    cdf = np.cumsum(1.0 / np.arange(1, len(lex) + 1) ** 1.1)
-    cdf /= cdf[-1]
+    cdf = common.zipf_cdf(len(lex), exponent=1.1)
     written = 0
     with open(path, "wb") as f:
         while written < size_bytes:
@@ -99,8 +97,6 @@ def generate(path: Path, size_bytes: int, seed: int = 0) -> int:
 
 def text_bytes(splits: dict[str, str]) -> int:
     """Uncompressed size of the inputs."""
-    from lightrnn.corpus.inputs import open_text
-
     total = 0
     for url in splits.values():
         with open_text(url) as (stream, _):
@@ -147,15 +143,10 @@ class TreeRss:
             frontier = kids
         total = 0
         for pid in tree:
-            try:
-                status = Path(f"/proc/{pid}/status").read_text().split("\n")
-            except OSError:
-                continue
-            fields = {line.split(":")[0]: line.split()[1:2] for line in status if ":" in line}
-            total += int((fields.get("VmRSS") or ["0"])[0]) * 1024
+            status = common.proc_kib(f"/proc/{pid}/status")  # {} once the process has gone
+            total += status.get("VmRSS", 0) * 1024
             if pid != os.getpid():
-                hwm = int((fields.get("VmHWM") or ["0"])[0]) * 1024
-                self.peak_other = max(self.peak_other, hwm)
+                self.peak_other = max(self.peak_other, status.get("VmHWM", 0) * 1024)
         self.peak_total = max(self.peak_total, total)
 
 
@@ -165,15 +156,14 @@ def run_case(name: str, corpus: str, tokenizer: str, workers: int | None, tmp: s
     size = text_bytes(splits)
     cfg = CorpusConfig(tokenizer=tokenizer, workers=workers, tmp_dir=tmp)
     with tempfile.TemporaryDirectory(dir=tmp) as out, TreeRss() as rss:
-        start = time.perf_counter()
+        elapsed = common.stopwatch()
         result = prepare(splits, out, cfg)
-        seconds = time.perf_counter() - start
+        seconds = elapsed()
     tokens = sum(info.tokens for info in result.splits.values())
     n_workers = cfg.workers or len(os.sched_getaffinity(0))
-    # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across execve, so a fresh process would
-    # report the peak of the parent that forked it (here: the one that generated 500 MB).
-    status = Path("/proc/self/status").read_text()
-    main_mb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1)) / 1024
+    # VmHWM, not ru_maxrss: this process's own peak, not that of the parent that generated
+    # the 500 MB file (common.peak_rss_gib)
+    main_mb = common.peak_rss_gib() * 1024
     return {
         "case": name,
         "tokenizer": tokenizer,
@@ -203,31 +193,37 @@ def best(runs: list[dict]) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = (
-        "| case | tokenizer | processes | text MB | tokens | vocab | s | MB/s | Mtokens/s "
-        "| peak RSS MB: main / worker / all |\n"
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
-    )
-    return head + "".join(
-        f"| {r['case']} | {r['tokenizer']} | {r['processes']} | {r['text_mb']:,} | "
-        f"{r['tokens']:,} | {r['vocab']:,} | {r['seconds']} | {r['mb_per_s']} | "
-        f"{r['mtokens_per_s']} | {r['peak_rss_main_mb']} / {r['peak_rss_worker_mb']} / "
-        f"{r['peak_rss_total_mb']} |\n"
+    headers = ["case", "tokenizer", "processes", "text MB", "tokens", "vocab", "s", "MB/s"]
+    headers += ["Mtokens/s", "peak RSS MB: main / worker / all"]
+    body = [
+        [
+            r["case"],
+            r["tokenizer"],
+            str(r["processes"]),
+            f"{r['text_mb']:,}",
+            f"{r['tokens']:,}",
+            f"{r['vocab']:,}",
+            str(r["seconds"]),
+            str(r["mb_per_s"]),
+            str(r["mtokens_per_s"]),
+            f"{r['peak_rss_main_mb']} / {r['peak_rss_worker_mb']} / {r['peak_rss_total_mb']}",
+        ]
         for r in rows
-    )
+    ]
+    return common.markdown_table(headers, body, "--rrrrrrrr")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size-mb", type=int, default=500, help="generated file size (MB)")
     parser.add_argument("--workers", type=int, default=None, help="default: all cores")
-    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "prepare.json"))
+    parser.add_argument("--out", default=str(common.ROOT / "bench" / "results" / "prepare.json"))
     parser.add_argument("--tmp", default=None, help="scratch directory (default: system temp)")
     parser.add_argument("--repeat", type=int, default=3, help="runs per case; the fastest counts")
     parser.add_argument(
         "--case", nargs=4, metavar=("NAME", "CORPUS", "TOKENIZER", "TMP"), help=argparse.SUPPRESS
     )  # internal: run one case, print its JSON
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.case:
         name, corpus, tokenizer, tmp = args.case
         print(json.dumps(run_case(name, corpus, tokenizer, args.workers, tmp)))
@@ -235,11 +231,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-prepare-", dir=args.tmp) as tmp:
         gen = Path(tmp) / "generated"
         gen.mkdir()
-        start = time.perf_counter()
+        elapsed = common.stopwatch()
         size = generate(gen / "train.txt", args.size_mb * 1_000_000)
         generate(gen / "valid.txt", args.size_mb * 5_000, seed=1)
         generate(gen / "test.txt", args.size_mb * 5_000, seed=2)
-        print(f"generated {size:,} bytes in {time.perf_counter() - start:.1f} s", flush=True)
+        print(f"generated {size:,} bytes in {elapsed():.1f} s", flush=True)
         cases = [
             ("wikitext-2", str(SHARED), "whitespace"),
             ("wikitext-2 (.xz)", str(BUNDLED), "whitespace"),
@@ -248,18 +244,17 @@ def main() -> None:
         ]
         rows = []
         for name, corpus, tokenizer in cases:
-            cmd = [sys.executable, __file__, "--case", name, corpus, tokenizer, tmp]
+            child_args = ["--case", name, corpus, tokenizer, tmp]
             if args.workers:
-                cmd += ["--workers", str(args.workers)]
+                child_args += ["--workers", str(args.workers)]
             runs = []
             for _ in range(args.repeat):
-                load = os.getloadavg()[0]
-                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-                runs.append(json.loads(out.strip().splitlines()[-1]) | {"load_before": load})
+                load = common.load_average()
+                runs.append(common.run_child("prepare", child_args) | {"load_before": load})
             rows.append(best(runs))
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     report = {
-        "command": "python bench/prepare.py " + " ".join(sys.argv[1:]),
+        "command": common.command_line("prepare.py", argv),
         "machine": {
             "cpus": len(os.sched_getaffinity(0)),
             "python": platform.python_version(),
@@ -268,10 +263,8 @@ def main() -> None:
         },
         "rows": rows,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print()
-    print(table(rows))
+    common.write_json(args.out, report)
+    print(f"\n{table(rows)}\n")
 
 
 if __name__ == "__main__":

@@ -25,23 +25,24 @@ import argparse
 import importlib.util
 import sys
 import tempfile
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+if not __package__:  # run as `python bench/quality.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench.common import ROOT, command_line, environment, fmt, markdown_table, write_json
+from bench import common
+from bench.common import ROOT, fmt, markdown_table
 from lightrnn.allocate import AllocateConfig, reallocate
-from lightrnn.baselines import BaselineConfig, BaselineLM
+from lightrnn.checkpoint import build_model
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
 from lightrnn.costs import CostConfig, accumulate_costs
 from lightrnn.evaluate import evaluate
 from lightrnn.lm import RecurrentLM
-from lightrnn.model import LightRNN, LightRNNConfig
+from lightrnn.model import LightRNN
 from lightrnn.table import Table
 from lightrnn.train import TrainConfig, Trainer, TrainProgress, resolve_device
 
@@ -91,12 +92,12 @@ def allocate_method(requested: str) -> str:
 
 
 def build(kind: str, vocab_size: int, s: QualitySetting) -> RecurrentLM:
+    """`lightrnn` and `lightrnn-random` start as the same LightRNN, on the same random table."""
     torch.manual_seed(s.seed)
-    embed = s.embed or s.hidden
-    if kind.startswith("lightrnn"):
-        cfg = LightRNNConfig(vocab_size, embed, s.hidden, s.layers, s.dropout)
-        return LightRNN(cfg, Table.random(vocab_size, seed=s.seed))
-    return BaselineLM(BaselineConfig(vocab_size, embed, s.hidden, s.layers, s.dropout, kind))
+    name = "lightrnn" if kind.startswith("lightrnn") else kind
+    sizes = {"embed": s.embed or s.hidden, "hidden": s.hidden, "layers": s.layers}
+    spec = common.model_spec(name, vocab_size, **sizes, dropout=s.dropout)
+    return build_model(spec, Table.random(vocab_size, seed=s.seed) if name == "lightrnn" else None)
 
 
 def train_model(kind: str, corpus: str, root: str, s: QualitySetting) -> dict[str, Any]:
@@ -141,9 +142,9 @@ def train_model(kind: str, corpus: str, root: str, s: QualitySetting) -> dict[st
         result = trainer.run(until_step=k * per_round)
         train_s += result.seconds
         tokens += result.tokens_per_s * result.seconds
-        start = time.perf_counter()
+        elapsed = common.stopwatch()
         test_ppl = evaluate(model, test, 10, s.bptt).ppl
-        test_s += time.perf_counter() - start
+        test_s += elapsed()
         row: dict[str, Any] = {
             "round": k,
             "step": trainer.step,
@@ -154,7 +155,7 @@ def train_model(kind: str, corpus: str, root: str, s: QualitySetting) -> dict[st
         }
         if kind == "lightrnn" and k < s.rounds:
             assert isinstance(model, LightRNN)
-            row.update(reallocate(model, train, valid, s))
+            row.update(reallocate_table(model, train, valid, s))
             realloc_s += row["realloc_seconds"]
             trainer.hidden = None  # the carried state was read with the old table
         out["rounds"].append(row)
@@ -171,16 +172,16 @@ def train_model(kind: str, corpus: str, root: str, s: QualitySetting) -> dict[st
     return out
 
 
-def reallocate(model: LightRNN, train, valid, s: QualitySetting) -> dict[str, Any]:
+def reallocate_table(model: LightRNN, train, valid, s: QualitySetting) -> dict[str, Any]:
     """Costs over the training text, the new table, and the validation ppl right after it."""
-    start = time.perf_counter()
+    elapsed = common.stopwatch()
     costs = accumulate_costs(
         model, train, CostConfig(batch_size=64, bptt=s.bptt, max_tokens=s.cost_tokens)
     )
     method = allocate_method(s.allocate)
     table, report = reallocate(costs.rows, costs.cols, model.table, config=AllocateConfig(method))
     model.set_table(table)
-    seconds = time.perf_counter() - start
+    seconds = elapsed()
     spike = evaluate(model, valid, 10, s.bptt, max_tokens=s.eval_tokens or None).ppl
     return {
         "cost_tokens": costs.tokens,
@@ -195,14 +196,14 @@ def reallocate(model: LightRNN, train, valid, s: QualitySetting) -> dict[str, An
     }
 
 
-def prepare(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
+def tokenize(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
     """Tokenize the corpus into work/NAME (whitespace + <eos> per line, every word kept)."""
     root = str(work / name)
-    corpus = prepare(find_splits(str(source)), root, CorpusConfig(workers=1))
+    prepared = prepare(find_splits(str(source)), root, CorpusConfig(workers=1))
     info = {
         "source": str(source),
-        "vocab_size": len(corpus.vocab),
-        "tokens": {split: info.tokens for split, info in corpus.splits.items()},
+        "vocab_size": len(prepared.vocab),
+        "tokens": {split: info.tokens for split, info in prepared.splits.items()},
     }
     return root, info
 
@@ -218,16 +219,14 @@ def summarise(corpora: dict[str, dict]) -> dict[str, dict]:
         if "lightrnn" in m and "lightrnn-random" in m:
             better[name] = m["lightrnn"]["test_ppl"] / m["lightrnn-random"]["test_ppl"] - 1.0
     return {
-        "lightrnn vs full, WikiText-2 test ppl": {
-            "value": gap,
-            "target": f"<= +{TARGET_VS_FULL:.0%}",
-            "met": None if gap is None else gap <= TARGET_VS_FULL,
-        },
-        "reallocation vs random table, test ppl": {
-            "value": better or None,
-            "target": "< 0 on every corpus",
-            "met": None if not better else all(v < 0 for v in better.values()),
-        },
+        "lightrnn vs full, WikiText-2 test ppl": common.target(
+            gap, f"<= +{TARGET_VS_FULL:.0%}", None if gap is None else gap <= TARGET_VS_FULL
+        ),
+        "reallocation vs random table, test ppl": common.target(
+            better or None,
+            "< 0 on every corpus",
+            None if not better else all(v < 0 for v in better.values()),
+        ),
     }
 
 
@@ -296,12 +295,7 @@ def markdown(corpora: dict[str, dict], targets: dict[str, dict]) -> str:
             return ", ".join(f"{k} {x:+.1%}" for k, x in v.items())
         return fmt(v, "+.1%")
 
-    checks = "\n".join(
-        f"- {name}: {show(t['value'])} (target {t['target']}): "
-        + {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
-        for name, t in targets.items()
-    )
-    return f"{models}\n\n{table}\n\n{checks}"
+    return f"{models}\n\n{table}\n\n{common.target_lines(targets, show)}"
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -332,41 +326,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = p.parse_args(argv)
     if args.rounds < 1 or args.steps < args.rounds:
         p.error(f"--steps {args.steps} must be at least --rounds {args.rounds} (>= 1)")
-    models = [m for m in args.models.split(",") if m]
-    names = [c for c in args.corpora.split(",") if c]
-    for bad, known in ((set(models) - set(MODELS), MODELS), (set(names) - set(CORPORA), CORPORA)):
-        if bad:
-            p.error(f"unknown {sorted(bad)}: choose from {', '.join(known)}")
+    models = common.names(p, args.models, MODELS, "models")
+    names = common.names(p, args.corpora, list(CORPORA), "corpora")
     if args.threads:
         torch.set_num_threads(args.threads)
-    s = QualitySetting(
-        hidden=args.hidden,
-        embed=args.embed,
-        layers=args.layers,
-        dropout=args.dropout,
-        batch=args.batch,
-        bptt=args.bptt,
-        steps=args.steps,
-        rounds=args.rounds,
-        optimizer=args.optimizer,
-        lr=args.lr,
-        lr_decay=args.lr_decay,
-        eval_tokens=args.eval_tokens,
-        cost_tokens=args.cost_tokens,
-        allocate=args.allocate,
-        seed=args.seed,
-        device=args.device,
-    )
+    s = common.from_args(QualitySetting, args)
     device = resolve_device(args.device)
     out = args.out or str(ROOT / f"bench/results/quality-{device.type}.json")
     corpora: dict[str, dict] = {}
 
-    def save(done: bool) -> dict[str, Any]:
-        """The JSON so far: written after every model, so a run cut short keeps its results."""
+    def result(done: bool) -> dict[str, Any]:
+        """The JSON of the corpora and models so far."""
         targets = summarise(corpora)
-        result = {
-            "command": command_line("quality.py", argv),
-            "env": environment(device),
+        return {
+            "command": common.command_line("quality.py", argv),
+            "env": common.environment(device),
             "setting": asdict(s),
             "allocate_method": allocate_method(s.allocate),
             "steps_per_round": s.steps // s.rounds,
@@ -375,8 +349,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "targets": targets,
             "markdown": markdown(corpora, targets),
         }
-        write_json(out, result)
-        return result
+
+    results = common.ResultFile(out, result)
 
     with tempfile.TemporaryDirectory(prefix="lightrnn-quality-", dir=args.work_dir) as work:
         for name in names:
@@ -384,14 +358,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if source is None:
                 corpora[name] = {"skipped": f"no {name} corpus found (pass --data-root)"}
                 continue
-            root, info = prepare(name, source, Path(work))
+            root, info = tokenize(name, source, Path(work))
             corpora[name] = {**info, "models": {}}
             for kind in models:
                 corpora[name]["models"][kind] = train_model(kind, name, root, s)
-                save(done=False)
-    result = save(done=True)
-    print(result["markdown"])
-    return result
+                results.save()  # after every model
+    return results.finish()
 
 
 if __name__ == "__main__":

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
-import resource
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import numpy as np
+
+if not __package__:  # run as `python bench/reallocate.py`: import from the repository root
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+from bench import common
+from lightrnn.allocate import AllocateConfig, objective, reallocate
+from lightrnn.allocate.synthetic import synthetic_costs
+from lightrnn.table import Table
+
 DEFAULT_SIZES = "10000,33278,100000,300000,793471"
 EXACT_MAX_WORDS = 10_000  # dense float64 lapjv: 0.8 GB of costs and ~15 s here
 # above it, up to --dense32-max words: lapjvs on float32 costs (33k words: ~100 s, 9 GiB)
@@ -29,15 +34,10 @@ EXACT_MAX_WORDS = 10_000  # dense float64 lapjv: 0.8 GB of costs and ~15 s here
 
 def run_one(args: argparse.Namespace) -> dict:
     """One method on one size, in this process: the measurements as a dict."""
-    sys.path.insert(0, str(ROOT))
-    from lightrnn.allocate import AllocateConfig, reallocate
-    from lightrnn.allocate.synthetic import synthetic_costs
-    from lightrnn.table import Table
-
-    start = time.perf_counter()
+    elapsed = common.stopwatch()
     l_r, l_c = synthetic_costs(args.one, seed=args.seed)
     current = Table.random(args.one, seed=args.seed + 1)
-    gen_seconds = time.perf_counter() - start
+    gen_seconds = elapsed()
     if args.method == "dense32":
         return dense32_reference(l_r, l_c, current, gen_seconds)
     config = AllocateConfig(
@@ -47,28 +47,24 @@ def run_one(args: argparse.Namespace) -> dict:
         solver=args.solver,
         exact_max_bytes=1 << 40 if args.method == "exact" else AllocateConfig.exact_max_bytes,
     )
-    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
+    load = common.load_average()  # the machine is shared: say how busy it was
     _, report = reallocate(l_r, l_c, current, config=config)
     out = report.to_dict()
-    out["loadavg_1min"] = [load, os.getloadavg()[0]]
+    out["loadavg_1min"] = [load, common.load_average()]
     out["generate_seconds"] = gen_seconds
-    out["peak_rss_gib"] = peak_rss_gib()
+    out["peak_rss_gib"] = common.peak_rss_gib()
     return out
 
 
-def dense32_reference(l_r, l_c, current, gen_seconds: float) -> dict:
+def dense32_reference(l_r: np.ndarray, l_c: np.ndarray, current: Table, gen_seconds: float) -> dict:
     """The dense optimum where float64 lapjv no longer fits: lap.lapjvs on float32 costs (shifted
     per word, which changes no argmin). Exact up to rounding each cost to float32 (~1e-7)."""
     import lap
-    import numpy as np
 
-    from lightrnn.allocate import objective
-    from lightrnn.table import Table
-
-    start = time.perf_counter()
+    elapsed = common.stopwatch()
     rows_of = np.repeat(np.arange(current.n_rows), current.n_cols)
     cols_of = np.tile(np.arange(current.n_cols), current.n_rows)
-    cost = np.empty((current.vocab_size, current.n_cells), dtype=np.float32)
+    cost = np.empty((current.vocab_size, current.n_cells), dtype=np.float32)  # [V, R * C]
     for s in range(0, current.vocab_size, 4096):
         block = l_r[s : s + 4096].astype(np.float64)[:, rows_of]
         block += l_c[s : s + 4096].astype(np.float64)[:, cols_of]
@@ -87,45 +83,20 @@ def dense32_reference(l_r, l_c, current, gen_seconds: float) -> dict:
         "objective_before": before,
         "objective_after": after,
         "words_moved": moved,
-        "seconds": time.perf_counter() - start,
+        "seconds": elapsed(),
         "generate_seconds": gen_seconds,
-        "peak_rss_gib": peak_rss_gib(),
+        "peak_rss_gib": common.peak_rss_gib(),
     }
 
 
-def peak_rss_gib() -> float:
-    """This process's peak resident memory: VmHWM (ru_maxrss would also count the parent's
-    pages from before the exec), ru_maxrss where /proc is missing."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 2**20
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
 def spawn(size: int, method: str, args: argparse.Namespace) -> dict:
-    cmd = [
-        sys.executable,
-        __file__,
-        "--one",
-        str(size),
-        "--method",
-        method,
-        "--candidates",
-        str(args.candidates),
-        "--candidate-rows",
-        str(args.candidate_rows),
-        "--solver",
-        args.solver,
-        "--seed",
-        str(args.seed),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        return {"error": (proc.stderr or proc.stdout)[-2000:], "method": method}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    """run_one in a fresh process; {"error": its output, "method"} where it failed."""
+    child_args = ["--one", str(size), "--method", method, "--candidates", str(args.candidates)]
+    child_args += ["--candidate-rows", str(args.candidate_rows), "--solver", args.solver]
+    try:
+        return common.run_child("reallocate", [*child_args, "--seed", str(args.seed)])
+    except common.ChildFailed as exc:
+        return {"error": exc.output[-2000:], "method": method}
 
 
 def pct(a: float | None, b: float | None) -> float | None:
@@ -158,28 +129,29 @@ def summarise(size: int, runs: dict[str, dict], headline: str) -> dict:
     }
 
 
-def fmt(value: float | None, spec: str, unit: str = "") -> str:
-    """The value with its unit, or a bare "-" where it was not measured."""
-    return "-" if value is None else format(value, spec) + unit
-
-
 def markdown(rows: list[dict]) -> str:
-    lines = [
-        "| V | table | method | seconds | peak RSS GiB | vs exact | proven gap <= | vs greedy "
-        "| vs current | words moved | exact s | greedy s |",
-        "| ---: | :---: | :--- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    fmt = common.fmt
+    headers = ["V", "table", "method", "seconds", "peak RSS GiB", "vs exact", "proven gap <="]
+    headers += ["vs greedy", "vs current", "words moved", "exact s", "greedy s"]
+    body = [
+        [
+            f"{r['V']:,}",
+            f"{r['R']} x {r['C']}",
+            r["method"],
+            f"{r['seconds']:.1f}",
+            f"{r['peak_rss_gib']:.2f}",
+            fmt(r["vs_exact_pct"], "+.4f", "%")
+            + (" (f32)" if r["exact_reference"] == "dense32" else ""),
+            fmt(r["gap_bound_pct"], ".3f", "%"),
+            fmt(r["vs_greedy_pct"], "+.2f", "%"),
+            fmt(r["vs_current_pct"], "+.2f", "%"),
+            f"{r['words_moved']:,}",
+            fmt(r["exact_seconds"], ".1f"),
+            fmt(r["greedy_seconds"], ".1f"),
+        ]
+        for r in rows
     ]
-    for r in rows:
-        mark = " (f32)" if r["exact_reference"] == "dense32" else ""
-        lines.append(
-            f"| {r['V']:,} | {r['R']} x {r['C']} | {r['method']} | {r['seconds']:.1f} "
-            f"| {r['peak_rss_gib']:.2f} | {fmt(r['vs_exact_pct'], '+.4f', '%')}{mark} "
-            f"| {fmt(r['gap_bound_pct'], '.3f', '%')} "
-            f"| {fmt(r['vs_greedy_pct'], '+.2f', '%')} | {fmt(r['vs_current_pct'], '+.2f', '%')} "
-            f"| {r['words_moved']:,} | {fmt(r['exact_seconds'], '.1f')} "
-            f"| {fmt(r['greedy_seconds'], '.1f')} |"
-        )
-    return "\n".join(lines)
+    return common.markdown_table(headers, body, "rclrrrrrrrrr")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -198,7 +170,7 @@ def main(argv: list[str] | None = None) -> None:
         help="reference optimum by float32 lapjvs up to this size, above the float64 exact one",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(ROOT / "bench/results/reallocate.json"))
+    parser.add_argument("--out", default=str(common.ROOT / "bench/results/reallocate.json"))
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one size
     parser.add_argument("--method", default="sparse", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -207,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     rows = []
     methods = [m for m in args.methods.split(",") if m]
-    for size in (int(s) for s in args.sizes.split(",")):
+    for size in common.sizes(args.sizes):
         runs = {}
         for method in methods:
             if method == "exact" and size > EXACT_MAX_WORDS:
@@ -230,19 +202,16 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(summarise(size, runs, methods[0]))
     table = markdown(rows)
     print(table)
-    command = "python bench/reallocate.py " + " ".join(sys.argv[1:] if argv is None else argv)
     result = {
-        "command": command.strip(),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}",
+        "command": common.command_line("reallocate.py", argv),
+        "machine": f"{common.machine()}, Python {platform.python_version()}",
         "candidates": args.candidates,
         "candidate_rows": args.candidate_rows,
         "seed": args.seed,
         "sizes": rows,
         "markdown": table,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    common.write_json(args.out, result)
 
 
 if __name__ == "__main__":

@@ -14,9 +14,10 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # bench/ is scripts, not an installed package
+sys.path.insert(0, str(ROOT))  # bench/ is a package of the repository, not an installed one
 
 from bench import quality, throughput  # noqa: E402
+from bench.throughput_setting import MODELS, Setting, parameters  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 BUNDLED = ROOT / "data" / "wikitext-2"
@@ -34,17 +35,15 @@ def test_throughput_measures_every_model_and_size(tmp_path):
     assert saved["command"].startswith("python bench/throughput.py --device cpu")
     assert saved["env"]["device"] == "cpu" and saved["env"]["torch"] and saved["env"]["device_name"]
     assert [(r["vocab_size"], r["model"]) for r in saved["rows"]] == [
-        (v, m) for v in sizes for m in throughput.MODELS
+        (v, m) for v in sizes for m in MODELS
     ]
-    setting = throughput.Setting(**saved["setting"])
+    setting = Setting(**saved["setting"])
     for row in saved["rows"]:
         assert "skipped" not in row, row
         assert row["ms_step"] > 0 and row["tokens_per_s"] > 0 and row["peak_mem_gib"] > 0
         assert row["infer_eager_ms"] > 0
         assert len(row["repeats_ms_step"]) == 2 and row["ms_step"] == min(row["repeats_ms_step"])
-        assert row["parameters"] == throughput.count_parameters(
-            row["model"], row["vocab_size"], setting
-        )
+        assert row["parameters"] == parameters(row["model"], row["vocab_size"], setting)
         assert "Self CPU" in row["profile"]
         if row["model"] == "floor":
             assert row["infer_fast_ms"] is None
@@ -78,7 +77,7 @@ def test_throughput_records_why_a_configuration_was_skipped(tmp_path):
         [*TOY, "--sizes", "300", "--max-mem-gib", "0.1", "--repeat", "2", "--out", str(out)]
     )
     rows = json.loads(out.read_text())["rows"]
-    assert len(rows) == len(throughput.MODELS)
+    assert len(rows) == len(MODELS)
     assert all("needs ~" in r["skipped"] and "0 GiB available" in r["skipped"] for r in rows)
 
 
