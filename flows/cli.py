@@ -39,7 +39,9 @@ ModelOpt = Annotated[
 
 
 def _splits(train: str | None, valid: str | None, test: str | None) -> dict[str, str] | None:
-    given = {k: v for k, v in (("train", train), ("valid", valid), ("test", test)) if v}
+    from tasks.corpus import conceal
+
+    given = {k: conceal(v) for k, v in (("train", train), ("valid", valid), ("test", test)) if v}
     return given or None
 
 
@@ -90,9 +92,10 @@ def run(
     from flows.pipeline import lightrnn_pipeline
     from flows.plan import DEMO_CORPUS, plan_run
     from flows.profiles import parse_overrides
+    from tasks.corpus import conceal
 
     overrides = parse_overrides(set_ or [])
-    corpus = corpus or DEMO_CORPUS
+    corpus = conceal(corpus or DEMO_CORPUS)  # credentials never become flow parameters
     splits = _splits(train, valid, test)
     plan_run(corpus, store, profile, max_rounds, overrides, warm_start, splits)  # fail fast
     summary = lightrnn_pipeline(
@@ -156,9 +159,10 @@ def prepare(
 ) -> None:
     """Tokenize a corpus into a vocabulary and Arrow shards, versioned in the store."""
     from flows.prepare import lightrnn_prepare
+    from tasks.corpus import conceal
 
     info = lightrnn_prepare(
-        corpus=corpus,
+        corpus=conceal(corpus),
         store=store,
         tokenizer=tokenizer,
         lowercase=lowercase,

@@ -13,8 +13,7 @@ import storage
 from flows.profiles import resolve
 from lightrnn.corpus import SPLITS
 from lightrnn.errors import ConfigError, CorpusError
-from storage.errors import redact
-from tasks.corpus import check_allowed, resolve_splits
+from tasks.corpus import check_allowed, conceal, resolve_splits, reveal
 from tasks.refs import Ref
 from tasks.settings import RunSettings
 from tasks.store_task import find
@@ -53,16 +52,16 @@ def plan_run(
         )
     store_url = store or storage.default_store_url()
     opened = storage.open_store(store_url)  # raises for unreachable endpoints, bad credentials
-    found = resolve_splits(corpus, splits)
-    check_allowed(list(found.values()), settings.pipeline.corpus_roots)
+    found = resolve_splits(corpus, splits)  # credentials concealed (tasks.corpus.conceal)
+    check_allowed([reveal(u) for u in found.values()], settings.pipeline.corpus_roots)
     for split in SPLITS:
         if split not in found:
             raise CorpusError(
-                f"corpus {redact(corpus)!r} has no {split} split: pass a {split} file"
+                f"corpus {conceal(corpus)!r} has no {split} split: pass a {split} file"
             )
     for split, url in found.items():
-        fs, path = fsspec.core.url_to_fs(url)
+        fs, path = fsspec.core.url_to_fs(reveal(url))
         if not fs.exists(path):
-            raise CorpusError(f"{split} file {redact(url)!r} does not exist: check the path or URL")
+            raise CorpusError(f"{split} file {url!r} does not exist: check the path or URL")
     ref = find(opened, warm_start) if warm_start else None
     return Plan(store_url, found, settings, ref, bool(warm_start) and ref is None)

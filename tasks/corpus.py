@@ -8,6 +8,7 @@ list the roots a corpus must lie under; where both are set, both apply.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Sequence
@@ -19,13 +20,31 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from lightrnn.corpus import CorpusConfig, find_splits, prepare
+from lightrnn.corpus.inputs import shown
 from lightrnn.errors import ConfigError
-from storage.errors import redact
 from tasks import names
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import RETRIES, find, open_store
 
 ROOTS_ENV = "LIGHTRNN_CORPUS_ROOTS"
+SECRETS_ENV = "LIGHTRNN_CORPUS_SECRETS"  # {concealed URL: URL}, this process and its children
+
+
+def conceal(url: str) -> str:
+    """`url` with its credentials replaced by ***; the credentials stay in this process's
+    environment, so tasks can still open it while flow parameters, logs, manifests and the UI
+    never show them."""
+    concealed = shown(url)
+    if concealed != url:
+        secrets = json.loads(os.environ.get(SECRETS_ENV, "{}"))
+        secrets[concealed] = url
+        os.environ[SECRETS_ENV] = json.dumps(secrets)
+    return concealed
+
+
+def reveal(url: str) -> str:
+    """The URL `conceal` hid, to open it (unchanged when nothing was hidden)."""
+    return json.loads(os.environ.get(SECRETS_ENV, "{}")).get(url, url)
 
 
 def file_sha256(url: str) -> str:
@@ -37,8 +56,9 @@ def file_sha256(url: str) -> str:
 
 
 def resolve_splits(corpus: str, files: dict[str, str] | None = None) -> dict[str, str]:
-    """Split -> URL: explicit files where given, else found in the corpus directory."""
-    return dict(files) if files else find_splits(corpus)
+    """Split -> concealed URL: explicit files where given, else found in the corpus directory."""
+    found = {s: reveal(u) for s, u in files.items()} if files else find_splits(reveal(corpus))
+    return {split: conceal(url) for split, url in found.items()}
 
 
 def check_allowed(urls: Sequence[str], setting: Sequence[str] = ()) -> None:
@@ -49,8 +69,8 @@ def check_allowed(urls: Sequence[str], setting: Sequence[str] = ()) -> None:
         for url in urls:
             if not any(_under(url, root) for root in roots):
                 raise ConfigError(
-                    f"corpus {redact(url)!r} is outside the corpus roots allowed by {source} "
-                    f"({', '.join(redact(r) for r in roots)}): put the corpus under one of them, "
+                    f"corpus {shown(url)!r} is outside the corpus roots allowed by {source} "
+                    f"({', '.join(shown(r) for r in roots)}): put the corpus under one of them, "
                     "or ask whoever runs the worker to allow its location"
                 )
 
@@ -82,8 +102,8 @@ def prepare_corpus_task(
 ) -> CorpusInfo:
     """Tokenize the splits into the store, unless this exact content is already there."""
     logger = get_run_logger()
-    check_allowed(list(splits.values()), roots)
-    sums = {split: file_sha256(url) for split, url in sorted(splits.items())}
+    check_allowed([reveal(u) for u in splits.values()], roots)
+    sums = {split: file_sha256(reveal(url)) for split, url in sorted(splits.items())}
     settings = config.output_settings()
     name = names.corpus(sums, settings)
     store = open_store(store_url)
@@ -91,15 +111,15 @@ def prepare_corpus_task(
     if existing is not None:
         logger.info("corpus already prepared: %s", existing)
         return _info(existing, store.resolve(name, existing.version).meta)
-    shown = {split: redact(url) for split, url in splits.items()}
-    logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in shown.items()))
+    inputs = {split: shown(url) for split, url in splits.items()}
+    logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in inputs.items()))
     with tempfile.TemporaryDirectory(prefix="lightrnn-corpus-") as tmp:
-        result = prepare(splits, tmp, config)
+        result = prepare({s: reveal(u) for s, u in splits.items()}, tmp, config)
         meta = {
             "digest": result.digest,
             "vocab_size": len(result.vocab),
             "tokens": {split: info.tokens for split, info in result.splits.items()},
-            "inputs": shown,
+            "inputs": inputs,
             "input_sha256": sums,
             "config": settings,
         }
