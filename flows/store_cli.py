@@ -1,10 +1,13 @@
 """`lightrnn store ...`: inspect and manage the artifact store.
 
-    lightrnn store ls   URL [PREFIX]                       names, version counts, latest
-    lightrnn store log  URL NAME                           every version: meta, lineage, tags
-    lightrnn store get  URL NAME [--ref R] [--out DIR]     a verified local copy
-    lightrnn store tag  URL NAME REF ALIAS                 point an alias (best, stable) at REF
-    lightrnn store gc   URL --keep-last K [--grace-seconds S] [--dry-run]
+    lightrnn store ls      URL [PREFIX]                    names, version counts, latest
+    lightrnn store log     URL NAME                        every version: meta, lineage, tags,
+                                                           retractions
+    lightrnn store get     URL NAME [--ref R] [--out DIR]  a verified local copy
+    lightrnn store tag     URL NAME REF ALIAS              point an alias (best, stable) at REF
+    lightrnn store retract URL NAME REF --reason TEXT      withdraw a bad version from `latest`
+    lightrnn store gc      URL --keep-last K [--grace-seconds S] [--pending-ttl-seconds T]
+                               [--dry-run]
 
 Store errors print as one line, `error: ...`, with exit code 2 and no traceback.
 """
@@ -22,7 +25,9 @@ import typer
 
 import storage
 
-store_app = typer.Typer(help="List, inspect, fetch, tag and garbage-collect stored artifacts.")
+store_app = typer.Typer(
+    help="List, inspect, fetch, tag, retract and garbage-collect stored artifacts."
+)
 
 UrlArg = Annotated[
     str, typer.Argument(help="Store URL: file:///path, s3://bucket/prefix or memory://name.")
@@ -45,24 +50,19 @@ def ls(
     url: UrlArg,
     prefix: Annotated[str, typer.Argument(help="Only names starting with this.")] = "",
 ) -> None:
-    """List artifact names with their number of versions and the latest one."""
+    """List artifact names with their number of versions and the latest (not retracted) one."""
     with _store_errors():
         store = storage.open_store(url)
         rows = []
         for name in store.names(prefix):
             versions = store.versions(name)
-            if versions:
-                last = versions[-1]
-                rows.append(
-                    [
-                        name,
-                        str(len(versions)),
-                        last.label,
-                        last.kind,
-                        _size(last.size),
-                        last.created,
-                    ]
-                )
+            valid = [v for v in versions if not v.retracted]
+            if valid:
+                last = valid[-1]
+                row = [last.label, last.kind, _size(last.size), last.created]
+                rows.append([name, str(len(versions)), *row])
+            elif versions:
+                rows.append([name, str(len(versions)), "-", "all retracted", "-", "-"])
     if not rows:
         typer.echo(f"no artifacts in {store.url}" + (f" under {prefix!r}" if prefix else ""))
         return
@@ -71,7 +71,8 @@ def ls(
 
 @store_app.command("log")
 def log(url: UrlArg, name: NameArg) -> None:
-    """Show every version of NAME, oldest first: when, what, tags, lineage and meta."""
+    """Show every version of NAME, oldest first: when, what, tags, lineage and meta; then the
+    retracted ones, with when and why."""
     with _store_errors():
         store = storage.open_store(url)
         versions = store.versions(name)
@@ -96,6 +97,9 @@ def log(url: UrlArg, name: NameArg) -> None:
     headers = ["VERSION", "CREATED", "KIND", "SIZE", "FILES", "TAGS", "PARENTS", "META"]
     typer.echo(f"{name} in {store.url}")
     typer.echo(_table(headers, rows))
+    for v in versions:
+        if v.retraction is not None:
+            typer.echo(f"retracted {v.label} at {v.retraction.retracted}: {v.retraction.reason}")
 
 
 @store_app.command("get")
@@ -135,18 +139,39 @@ def tag(
     typer.echo(f"{name}:{alias} -> {version.ref}")
 
 
+@store_app.command("retract")
+def retract(
+    url: UrlArg,
+    name: NameArg,
+    ref: Annotated[str, typer.Argument(help="Version to withdraw: latest, 3, v3, or an alias.")],
+    reason: Annotated[str, typer.Option(help="Why, shown by `store log`.")],
+) -> None:
+    """Withdraw version REF of NAME: `latest` and resuming skip it; it stays readable by number."""
+    with _store_errors():
+        version = storage.open_store(url).retract(name, ref, reason)
+    retraction = version.retraction or storage.Retraction(reason, "now")  # (always set)
+    typer.echo(f"retracted {version.ref} at {retraction.retracted}: {retraction.reason}")
+
+
 @store_app.command("gc")
 def gc(
     url: UrlArg,
-    keep_last: Annotated[int, typer.Option(help="Versions to keep per name (>= 1).")],
+    keep_last: Annotated[
+        int, typer.Option(help="Versions to keep per name (>= 1), retracted ones not counted.")
+    ],
     grace_seconds: Annotated[
-        float, typer.Option(help="Leave unreferenced objects younger than this (commits).")
+        float, typer.Option(help="Leave unreferenced objects younger than this.")
     ] = 3600.0,
+    pending_ttl_seconds: Annotated[
+        float,
+        typer.Option(help="Treat a commit marker older than this as a killed writer's."),
+    ] = 86400.0,
     dry_run: Annotated[bool, typer.Option(help="List what would go, delete nothing.")] = False,
 ) -> None:
     """Delete old untagged versions and the objects nothing reaches any more."""
     with _store_errors():
-        report = storage.open_store(url).gc(keep_last, grace_seconds, dry_run)
+        store = storage.open_store(url)
+        report = store.gc(keep_last, grace_seconds, dry_run, pending_ttl_seconds)
     verb = "would delete" if report.dry_run else "deleted"
     for ref in report.deleted_versions:
         typer.echo(f"{verb} {ref}")

@@ -264,6 +264,8 @@ class Store:
                 record = retraction_record(name, version.number, redact(reason), datetime.now(UTC))
                 self.objects.create(retraction_key(name, version.number), record)
         retraction = self.records.retraction(name, version.number)
+        if retraction is None:  # gc took the version (and its retraction) meanwhile
+            self._still_there(version)
         log.info("retracted %s: %s", version.ref, retraction)
         return dataclasses.replace(version, retraction=retraction)
 

@@ -1,4 +1,4 @@
-"""`lightrnn store ls|log|get|tag|gc`, through the project's console app."""
+"""`lightrnn store ls|log|get|tag|retract|gc`, through the project's console app."""
 
 from __future__ import annotations
 
@@ -81,6 +81,27 @@ def test_log_shows_meta_lineage_and_tags(filled: tuple[str, storage.Store]) -> N
     assert lines[3].endswith('{"step": 2}')
 
 
+def test_retract_then_log_ls_and_get_skip_the_version(filled: tuple[str, storage.Store]) -> None:
+    url, store = filled
+    code, out, err = invoke("retract", url, "runs/r1/checkpoint", "3", "--reason", "NaN loss")
+
+    assert (code, err) == (0, "")
+    retraction = store.resolve("runs/r1/checkpoint", 3).retraction
+    assert retraction is not None
+    assert out == f"retracted runs/r1/checkpoint@v000003 at {retraction.retracted}: NaN loss\n"
+    log_lines = invoke("log", url, "runs/r1/checkpoint")[1].splitlines()
+    assert [line.split()[0] for line in log_lines[2:5]] == ["v000001", "v000002", "v000003"]
+    assert log_lines[5:] == [f"retracted v000003 at {retraction.retracted}: NaN loss"]
+    assert invoke("ls", url, "runs/")[1].splitlines()[1].split()[:3] == [
+        "runs/r1/checkpoint",
+        "3",
+        "v000002",
+    ]
+    assert invoke("get", url, "runs/r1/checkpoint")[1].startswith("runs/r1/checkpoint@v000002 ")
+    code, _, err = invoke("retract", url, "runs/r1/checkpoint", "2")
+    assert code == 2 and "--reason" in err  # the reason is required
+
+
 def test_get_copies_a_verified_version_out(filled: tuple[str, storage.Store], env: Path) -> None:
     url, _ = filled
     code, out, _ = invoke("get", url, "runs/r1/checkpoint", "--ref", "v1", "--out", str(env / "o"))
@@ -123,6 +144,14 @@ def test_gc_dry_run_then_real(filled: tuple[str, storage.Store]) -> None:
             "error: alias 'latest' is computed",
         ),
         (["gc", "{url}", "--keep-last", "0"], "error: keep_last=0: gc keeps at least"),
+        (
+            ["retract", "{url}", "runs/r1/checkpoint", "v7", "--reason", "x"],
+            "error: runs/r1/checkpoint@v000007 is not in store",
+        ),
+        (
+            ["gc", "{url}", "--keep-last", "1", "--pending-ttl-seconds", "-1"],
+            "error: pending_ttl_seconds=-1.0: pass a number of seconds >= 0",
+        ),
         (["ls", "gs://bucket/x"], "error: store URL 'gs://bucket/x' has scheme 'gs'"),
     ],
 )

@@ -1,0 +1,259 @@
+"""The commit/gc protocol (storage/markers.py), one interleaving at a time: a writer and a gc are
+each stopped at a chosen step while the other runs, on memory://, file:// and a real S3.
+
+Setup of each case: version 1 of 'a' holds PAYLOAD, version 2 does not, so gc(keep_last=1)
+finds PAYLOAD's blob unreachable, while a writer commits PAYLOAD again as 'b' (a dedup)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import storage
+import storage.markers
+from storage.errors import StoreError
+from storage.layout import blob_key
+from storage.local import TMP
+from storage.markers import GcMarker
+
+FAST = storage.Timings(gc_ttl_seconds=1.0, clock_skew_seconds=0.05, poll_seconds=0.01)
+PAYLOAD = os.urandom(5000)
+SHA = hashlib.sha256(PAYLOAD).hexdigest()
+BACKENDS = ["memory", "file", pytest.param("s3", marks=pytest.mark.s3)]
+
+
+@pytest.fixture(params=BACKENDS)
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "memory":
+        return f"memory://protocol-{uuid.uuid4().hex[:8]}"
+    if request.param == "file":
+        return (tmp_path / "store").as_uri()
+    return request.getfixturevalue("s3_store_url")
+
+
+@pytest.fixture
+def store(url: str, tmp_path: Path) -> storage.Store:
+    store = storage.open_store(url, cache_dir=tmp_path / "cache", timings=FAST)
+    store.put_bytes("a", "x.bin", PAYLOAD)
+    store.put_bytes("a", "x.bin", b"something else")
+    return store
+
+
+class Pause:
+    """Stops the thread that calls it until `go` is set; `reached` says it got there."""
+
+    def __init__(self) -> None:
+        self.reached, self.go = threading.Event(), threading.Event()
+
+    def __call__(self) -> None:
+        self.reached.set()
+        assert self.go.wait(60), "never released"
+
+
+class Run(threading.Thread):
+    """fn() in a thread, keeping its result or exception."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        super().__init__(daemon=True)
+        self.fn, self.result, self.error = fn, None, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.result = self.fn()
+        except BaseException as exc:  # reported by the test
+            self.error = exc
+
+    def outcome(self) -> Any:
+        self.join(60)
+        assert not self.is_alive(), "still running"
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def pause_first_call(
+    monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, before: bool = False
+) -> Pause:
+    """Make the first call of owner.name stop at a Pause, after it ran (or `before`)."""
+    pause, real, calls = Pause(), getattr(owner, name), []
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if before and len(calls) == 1:
+            pause()
+        result = real(*args, **kwargs)
+        if not before and len(calls) == 1:
+            pause()
+        return result
+
+    monkeypatch.setattr(owner, name, wrapper)
+    return pause
+
+
+def readable(store: storage.Store, name: str, tmp_path: Path) -> bytes:
+    fresh = storage.open_store(store.url, cache_dir=tmp_path / f"fresh-{uuid.uuid4().hex}")
+    return fresh.get(name).read_bytes()
+
+
+def test_a_commit_waits_for_a_gc_that_started_before_it(
+    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # gc has picked its candidates (PAYLOAD's blob among them) and stops before deleting
+    paused_gc = pause_first_call(monkeypatch, GcMarker, "check")
+    gc = Run(lambda: store.gc(keep_last=1, grace_seconds=0))
+    assert paused_gc.reached.wait(30)
+
+    writer = Run(lambda: store.put_bytes("b", "x.bin", PAYLOAD))
+    time.sleep(0.5)
+    assert writer.is_alive(), "the writer went ahead while a gc that saw no marker ran"
+    paused_gc.go.set()
+
+    assert SHA in gc.outcome().deleted_blobs  # gc deleted it, the writer then uploaded it again
+    assert writer.outcome().ref == "b@v000001"
+    assert readable(store, "b", tmp_path) == PAYLOAD
+
+
+def test_a_gc_that_started_after_a_commit_keeps_what_the_commit_uses(
+    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the writer has announced itself and seen no gc; it stops before its dedup check
+    paused_writer = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    writer = Run(lambda: store.put_bytes("b", "x.bin", PAYLOAD))
+    assert paused_writer.reached.wait(30)
+
+    report = store.gc(keep_last=1, grace_seconds=0)
+
+    assert report.deleted_versions == ("a@v000001",)
+    assert SHA not in report.deleted_blobs
+    assert blob_key(SHA) in report.protected
+    paused_writer.go.set()
+    assert writer.outcome().ref == "b@v000001"
+    assert readable(store, "b", tmp_path) == PAYLOAD
+    # once the commit is done its ref protects the blob, without any marker
+    assert SHA not in store.gc(keep_last=1, grace_seconds=0).deleted_blobs
+
+
+def test_a_gc_whose_marker_lapsed_deletes_nothing(
+    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    renew = GcMarker._renew
+
+    def frozen(self: GcMarker, first: bool = False) -> None:  # the gc process stalls
+        if not first:
+            raise StoreError("no renewal: the process is frozen")
+        renew(self, first)
+
+    monkeypatch.setattr(GcMarker, "_renew", frozen)
+    paused_gc = pause_first_call(monkeypatch, GcMarker, "check", before=True)
+    gc = Run(lambda: store.gc(keep_last=1, grace_seconds=0))
+    assert paused_gc.reached.wait(30)
+
+    # the writer waits out the gc's marker (ttl 1 s), then goes ahead and re-uses the blob
+    started = time.monotonic()
+    assert store.put_bytes("b", "x.bin", PAYLOAD).ref == "b@v000001"
+    assert 0.5 < time.monotonic() - started < 10
+    paused_gc.go.set()
+
+    with pytest.raises(StoreError, match=r"gc of .* stopped before deleting more"):
+        gc.outcome()
+    assert [v.number for v in store.versions("a")] == [1, 2]  # nothing was deleted
+    assert readable(store, "b", tmp_path) == PAYLOAD
+
+
+def test_a_tag_in_flight_keeps_its_version(
+    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paused_tag = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    tagging = Run(lambda: store.tag("a", 1, "best"))
+    assert paused_tag.reached.wait(30)
+
+    report = store.gc(keep_last=1, grace_seconds=0)
+
+    assert report.deleted_versions == ()
+    assert "a@v000001" in report.kept_versions
+    paused_tag.go.set()
+    assert tagging.outcome().number == 1
+    assert storage.open_store(store.url, cache_dir=tmp_path / "c2").read_bytes("a", "best") == (
+        PAYLOAD
+    )
+
+
+def test_a_retraction_in_flight_does_not_count_toward_keep_last(
+    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paused = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    retracting = Run(lambda: store.retract("a", 2, "bad"))
+    assert paused.reached.wait(30)
+
+    assert store.gc(keep_last=1, grace_seconds=0).deleted_versions == ()  # v1 stays
+    paused.go.set()
+    assert retracting.outcome().retracted
+    assert store.resolve("a").number == 1
+    assert readable(store, "a", tmp_path) == PAYLOAD
+
+
+def test_a_tag_of_a_version_gc_just_deleted_says_so(
+    store: storage.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    version = store.resolve("a", 1)
+    store.gc(keep_last=1, grace_seconds=0)
+    monkeypatch.setattr(store, "resolve", lambda name, ref: version)  # resolved before gc ran
+    with pytest.raises(storage.NotFoundError, match=r"a@v000001 was deleted from .* by gc"):
+        store.tag("a", 1, "best")
+    with pytest.raises(storage.NotFoundError, match=r"a@v000001 was deleted from .* by gc"):
+        store.retract("a", 1, "bad")
+
+
+# -- leftovers of writers: swept only when provably abandoned, or stale -------------------------
+def test_temporary_files_of_live_writers_are_never_swept(tmp_path: Path) -> None:
+    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c")
+    store.put_bytes("a", "x.bin", b"x")
+    tmp = tmp_path / "s" / TMP
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    mine = store.objects._writer  # this (live) process, this host
+    names = {
+        "live": f"{'1' * 32}.{mine}",
+        "dead": f"{'2' * 32}.{dead}.{mine.split('.', 1)[1]}",
+        "other-host": f"{'3' * 32}.{dead}.{mine.split('.')[1]}.elsewhere",
+        "old-format": f"{'4' * 32}.{dead}",
+    }
+    hour_ago = time.time() - 3600
+    for name in names.values():
+        (tmp / name).write_bytes(b"partial")
+        os.utime(tmp / name, (hour_ago, hour_ago))
+
+    swept = store.gc(keep_last=1, grace_seconds=0).swept
+
+    assert swept == (f"{TMP}{names['dead']}",)  # provably abandoned: same host, no such pid
+    assert store.gc(keep_last=1, grace_seconds=0, pending_ttl_seconds=7200).swept == ()
+    left = store.gc(keep_last=1, grace_seconds=0, pending_ttl_seconds=1800).swept
+    assert sorted(left) == sorted(f"{TMP}{n}" for k, n in names.items() if k != "dead")
+
+
+@pytest.mark.s3
+def test_a_multipart_upload_a_commit_in_flight_names_is_not_aborted(s3_store_url: str) -> None:
+    store = storage.open_store(s3_store_url, timings=FAST)
+    objects = store.objects
+    bucket, _, prefix = objects.root.partition("/")
+    sha = "ab" + "c" * 62
+    upload = objects.fs.call_s3(
+        "create_multipart_upload", Bucket=bucket, Key=f"{prefix}/{blob_key(sha)}"
+    )
+    with storage.markers.Intent(objects, FAST, blobs=[sha]):
+        assert store.gc(keep_last=1, grace_seconds=0).swept == ()  # its writer is alive
+    assert store.gc(keep_last=1, grace_seconds=0).swept == (f"{blob_key(sha)} (multipart upload)",)
+    listed = objects.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=f"{prefix}/")
+    assert upload["UploadId"] not in {u["UploadId"] for u in listed.get("Uploads", [])}
