@@ -158,7 +158,12 @@ def measure_row(name: str, vocab_size: int, s: Setting) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    job = json.loads((sys.argv[1:] if argv is None else argv)[0])
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        sys.exit(
+            "usage: python -m bench.throughput_measure JOB (the JSON bench/throughput.py passes)"
+        )
+    job = json.loads(args[0])
     print(json.dumps(measure_row(job["name"], job["vocab_size"], Setting(**job["setting"]))))
 
 
