@@ -18,7 +18,7 @@ from storage.errors import ConflictError
 from storage.layout import blob_key, manifest_key, ref_key
 from storage.manifest import Manifest
 from storage.markers import Intent, Timings
-from storage.records import Records
+from storage.records import Listing, Records
 from storage.redact import get_logger
 from storage.version import Version, iso_stamp, make_version, ref_record
 
@@ -36,7 +36,8 @@ def commit(
     """Commit `manifest` (whose blobs come from `blobs`, by sha256) as the next version of its
     name; or return the existing version that holds exactly this manifest (not retracted)."""
     objects, name, digest = records.objects, manifest.name, manifest.digest
-    existing = find_same(records, name, digest)
+    listing = records.listing(name)
+    existing = find_same(records, name, digest, listing)
     if existing is not None:
         log.info("%s: same content as %s, not committed again", name, existing.ref)
         return existing
@@ -53,17 +54,17 @@ def commit(
         if objects.size(manifest_key(digest)) is None:
             objects.write(manifest_key(digest), manifest.to_bytes())
         records.remember(digest, manifest)
-        number, created = claim_version(records, name, digest)
+        number, created = claim_version(records, name, digest, max(listing.numbers, default=0))
     version = make_version(manifest, number, digest, created, objects.url)
     log.info("committed %s (%d bytes) to %s", version.ref, version.size, objects.url)
     return version
 
 
-def claim_version(records: Records, name: str, digest: str) -> tuple[int, str]:
-    """Create the next free ref record of `name` -> `digest` (the commit point): (number,
-    created)."""
+def claim_version(records: Records, name: str, digest: str, newest: int) -> tuple[int, str]:
+    """Create the next free ref record of `name` -> `digest` (the commit point), trying from
+    `newest` + 1 up: (number, created)."""
     objects = records.objects
-    number = max(records.listing(name).numbers, default=0) + 1
+    number = newest + 1
     for attempt in range(1, MAX_CLAIMS + 1):
         now = datetime.now(UTC)
         if objects.create(ref_key(name, number), ref_record(name, number, digest, now)):
@@ -77,9 +78,8 @@ def claim_version(records: Records, name: str, digest: str) -> tuple[int, str]:
     )
 
 
-def find_same(records: Records, name: str, digest: str) -> Version | None:
+def find_same(records: Records, name: str, digest: str, listing: Listing) -> Version | None:
     """The newest version of `name` that is not retracted and holds manifest `digest`."""
-    listing = records.listing(name)
     refs = records.refs(name, listing.valid)
     same = [n for n, (d, _) in refs.items() if d == digest]
     return records.version(name, max(same), refs[max(same)], None) if same else None

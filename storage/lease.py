@@ -223,9 +223,9 @@ def acquire(
     skew = timings.clock_skew_seconds
     if not isinstance(owner, str) or not owner.strip():
         raise InvalidInputError(f"lease owner {owner!r} is empty: pass e.g. the run's id")
-    if not ttl_seconds > 2 * skew:
+    if not ttl_seconds >= 2 * skew:
         raise InvalidInputError(
-            f"ttl_seconds={ttl_seconds!r} for lease {name!r}: pass more than twice the "
+            f"ttl_seconds={ttl_seconds!r} for lease {name!r}: pass at least twice the "
             f"allowed clock skew ({2 * skew:g} s), e.g. 60"
         )
     if not wait_seconds >= 0:

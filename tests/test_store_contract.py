@@ -306,7 +306,7 @@ KILLED_WRITER = textwrap.dedent(
     import storage
     import storage.commit
 
-    def die(records, name, digest):  # killed after blobs and manifest, before the ref
+    def die(records, name, digest, newest):  # killed after blobs and manifest, before the ref
         os.kill(os.getpid(), signal.SIGKILL)
 
     storage.commit.claim_version = die
@@ -323,7 +323,7 @@ class Killed(BaseException):
 def kill_a_writer(store: storage.Store, store_url: str, tmp_path: Path) -> None:
     if store_url.startswith("memory://"):
 
-        def die(records: object, name: str, digest: str) -> tuple[int, str]:
+        def die(records: object, name: str, digest: str, newest: int) -> tuple[int, str]:
             raise Killed
 
         with pytest.MonkeyPatch.context() as patch:

@@ -127,7 +127,7 @@ def test_wait_seconds_waits_for_the_holder_to_go(url: str, tmp_path: Path) -> No
 
 def test_lease_input_errors(tmp_path: Path) -> None:
     store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c")
-    with pytest.raises(storage.InvalidInputError, match=r"ttl_seconds=5 .* more than twice"):
+    with pytest.raises(storage.InvalidInputError, match=r"ttl_seconds=5 .* at least twice"):
         store.acquire_lease("runs/r1", owner="x", ttl_seconds=5)  # default skew allowance: 5 s
     with pytest.raises(storage.InvalidInputError, match="lease owner '' is empty"):
         store.acquire_lease("runs/r1", owner="", ttl_seconds=60)

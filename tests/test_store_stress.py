@@ -86,6 +86,7 @@ def endless_writer(url: str, name: str, seed: int) -> None:
 
     rng = random.Random(seed)
     store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="k-cache-"))
+    print("ready", flush=True)
     step = 0
     while True:
         store.put_bytes(name, "w.bin", payload(rng.randrange(PAYLOADS)), meta={"step": step})
@@ -93,12 +94,12 @@ def endless_writer(url: str, name: str, seed: int) -> None:
 
 
 # -- helpers --------------------------------------------------------------------------------
-def spawn(*args: str) -> subprocess.Popen[bytes]:
+def spawn(*args: str, stdout: int = subprocess.DEVNULL) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, __file__, *args],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
     )
 
@@ -115,8 +116,8 @@ def store_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> s
 
 
 BACKENDS = [
-    pytest.param("file", 100, id="file"),
-    pytest.param("s3", 70, id="s3", marks=pytest.mark.s3),
+    pytest.param("file", 125, id="file"),
+    pytest.param("s3", 45, id="s3", marks=pytest.mark.s3),
 ]
 
 
@@ -175,9 +176,14 @@ def test_writers_killed_at_random_lose_nothing_reachable(
     kills = 0
     try:
         for round_ in range(4):
-            procs = [spawn("endless", url, f"ckpt/k{i}", str(round_ * 10 + i)) for i in range(3)]
+            procs = [
+                spawn("endless", url, f"ckpt/k{i}", str(round_ * 10 + i), stdout=subprocess.PIPE)
+                for i in range(3)
+            ]
             for proc in procs:
-                time.sleep(rng.uniform(0.5, 2.5 if backend == "file" else 4.0))
+                assert proc.stdout is not None and proc.stdout.readline() == b"ready\n"
+            for proc in procs:  # each dies at a random moment of its commit loop
+                time.sleep(rng.uniform(0.1, 1.5))
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
                 kills += 1
@@ -188,7 +194,8 @@ def test_writers_killed_at_random_lose_nothing_reachable(
 
     store = storage.open_store(url, cache_dir=tmp_path / "check")
     names = store.names()
-    assert names, "no writer committed anything before its kill"
+    committed = sum(store.resolve(name).number for name in names)  # numbers are never reused
+    assert committed >= 10, f"only {committed} commits before the kills: the test tests little"
     store.gc(keep_last=1, grace_seconds=0)
     readable = 0
     for name in names:
@@ -206,7 +213,10 @@ def test_writers_killed_at_random_lose_nothing_reachable(
     assert {manifest_digest(e.key) for e in store.objects.list(MANIFESTS)} == live_manifests
     leftovers = [e.key for e in store.objects.list("") if e.key.startswith((".tmp/", "pending/"))]
     assert leftovers == []
-    print(f"{backend}: {kills} writers killed, {readable} versions readable; {report.summary()}")
+    print(
+        f"{backend}: {kills} writers killed after {committed} commits, {readable} versions "
+        f"readable; {report.summary()}"
+    )
 
 
 if __name__ == "__main__":
