@@ -7,6 +7,7 @@ Expected errors print as one line, without a traceback (`flows.console`).
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -185,14 +186,112 @@ def evaluate(
     store: StoreOpt = None,
     batch_size: Annotated[int, typer.Option(help="Parallel segments (1: one history).")] = 1,
 ) -> None:
-    """Perplexity of a stored model on any text (tokenized like its training corpus)."""
+    """Perplexity of a model on any text (tokenized like its training corpus)."""
     from flows.models import evaluate_text
+    from tasks.monitor import terminal_progress
 
-    result = evaluate_text(model, text, store, batch_size)
+    with terminal_progress("evaluating", "tokens") as progress:
+        result = evaluate_text(model, text, store, batch_size, progress)
     console.print(
         f"{Path(text).name}: perplexity [bold]{result.ppl:.2f}[/] over "
         f"{result.tokens:,} tokens ({result.unk:,} <unk>) in {result.seconds:.1f} s"
     )
+
+
+@app.command()
+@one_line_errors
+def score(
+    model: ModelOpt,
+    text: Annotated[str, typer.Argument(help="Text file or URL; - reads standard input.")] = "-",
+    store: StoreOpt = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON object per line.")] = False,
+) -> None:
+    """Score each line of a text on its own: log-probability, tokens, perplexity, <unk>."""
+    from flows.models import score_lines
+    from tasks.monitor import terminal_progress
+
+    with terminal_progress("scoring", "lines") as progress:
+        scores = score_lines(model, text, store, progress)
+    if jsonl:
+        for i, s in enumerate(scores, 1):
+            row = {"line": i, "log_prob": s.log_prob, "tokens": s.tokens, "ppl": s.ppl}
+            print(json.dumps({**row, "unk": s.unk, "text": s.text}, ensure_ascii=False))
+    else:
+        rows = [
+            [
+                str(i),
+                f"{s.log_prob:.3f}",
+                f"{s.tokens:,}",
+                f"{s.ppl:.2f}",
+                f"{s.unk:,}",
+                _short(s.text),
+            ]
+            for i, s in enumerate(scores, 1)
+        ]
+        print_table(["line", "log P", "tokens", "ppl", "<unk>", "text"], rows, out=console)
+    total = sum(s.log_prob for s in scores)
+    tokens = sum(s.tokens for s in scores)
+    summary = (
+        f"{len(scores):,} lines, {tokens:,} tokens ({sum(s.unk for s in scores):,} <unk>): "
+        f"log P {total:.2f}, perplexity {math.exp(-total / tokens):.2f} (each line on its own)"
+    )
+    typer.echo(summary, err=jsonl)
+
+
+def _short(text: str, width: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@app.command()
+@one_line_errors
+def generate(
+    model: ModelOpt,
+    prompt: Annotated[str, typer.Option(help="Text to continue (may be empty).")] = "",
+    store: StoreOpt = None,
+    tokens: Annotated[int, typer.Option(help="Tokens to sample.")] = 30,
+    temperature: Annotated[float, typer.Option(help="0: always the most likely.")] = 1.0,
+    top_k: Annotated[int, typer.Option(help="Sample among the K most likely (0: all).")] = 0,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same text.")] = 0,
+) -> None:
+    """Sample text from a model, row then column (LightRNN) or word (baselines)."""
+    from flows.models import generate_text
+
+    text = generate_text(
+        model, store, prompt, max_tokens=tokens, temperature=temperature, top_k=top_k, seed=seed
+    )
+    typer.echo(f"{prompt} {text}".strip() if prompt else text)
+
+
+@app.command()
+@one_line_errors
+def export(
+    model: ModelOpt,
+    out: Annotated[Path, typer.Option(help="A new directory for the exported model.")],
+    store: StoreOpt = None,
+) -> None:
+    """Export a model: safetensors weights, config.json, vocabulary and table as Arrow."""
+    from flows.models import export_model
+
+    path = export_model(model, out, store)
+    files = sorted(p.name for p in path.iterdir())
+    console.print(f"exported to {path}: {', '.join(files)} (load with lightrnn.load('{path}'))")
+
+
+@app.command()
+@one_line_errors
+def report(
+    run: Annotated[str, typer.Option(help="The run's id (runs/<run>), as `lightrnn run` printed.")],
+    store: StoreOpt = None,
+    out: Annotated[Path | None, typer.Option(help="Copy the plot into this directory.")] = None,
+) -> None:
+    """A run's round table and plot."""
+    from flows.models import run_report
+
+    result = run_report(run, store, out)
+    _print_summary({**result.summary, "report": result.summary.get("report", "")})
+    if result.plot is not None:
+        console.print(f"plot: {result.plot}")
 
 
 @app.command()

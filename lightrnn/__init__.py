@@ -16,7 +16,13 @@ from lightrnn.vocab import EOS, UNK, Vocab
 
 # The model's names load torch, so they load on first use: the corpus workers, which import
 # this package but never the model, start without paying torch's import.
-_LAZY = {"LightRNN": "lightrnn.model", "LightRNNConfig": "lightrnn.model"}
+_LAZY = {
+    "LightRNN": "lightrnn.model",
+    "LightRNNConfig": "lightrnn.model",
+    "LanguageModel": "lightrnn.language_model",
+    "TextScore": "lightrnn.language_model",
+    "load": "lightrnn.language_model",
+}
 
 
 def __getattr__(name: str) -> object:
@@ -34,11 +40,14 @@ __all__ = [
     "ConfigError",
     "CorpusError",
     "DataError",
+    "LanguageModel",
     "LightRNN",
     "LightRNNConfig",
     "LightRNNError",
     "Table",
     "TableError",
+    "TextScore",
     "Vocab",
+    "load",
     "table_shape",
 ]

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from lightrnn.data import TokenStream, check_ids, eval_windows
+from lightrnn.data import TokenStream
 from lightrnn.errors import ConfigError, DataError
-from lightrnn.evaluate import Prefix
+from lightrnn.evaluate import Prefix, device_windows
+from lightrnn.lm import eval_mode
 from lightrnn.model import LightRNN
 from lightrnn.progress import ProgressFn
 from lightrnn.validation import check_fields
@@ -73,7 +74,6 @@ class Costs:
             return cls(npz["rows"], npz["cols"], npz["counts"], int(npz["tokens"]))
 
 
-@torch.no_grad()
 def accumulate_costs(
     model: LightRNN,
     stream: TokenStream,
@@ -103,16 +103,12 @@ def accumulate_costs(
         block_r.zero_()
         block_c.zero_()
 
-    was_training = model.training
-    model.eval()
     state = None
-    try:
-        for ids, mask in eval_windows(stream, cfg.batch_size, cfg.bptt):
-            check_ids(ids.numpy()[mask.numpy()], V, where="cost stream")
-            ids_d = ids.to(device, non_blocking=True)
-            lp_rows, lp_cols, state = model.factor_log_probs(ids_d, state)  # [B, T, R], [B, T, C]
-            flat_mask = mask.to(device).flatten()
-            words = ids_d.flatten()[flat_mask]  # [N]
+    with eval_mode(model):
+        for ids, mask in device_windows(model, stream, cfg.batch_size, cfg.bptt, "cost stream"):
+            lp_rows, lp_cols, state = model.factor_log_probs(ids, state)  # [B, T, R], [B, T, C]
+            flat_mask = mask.flatten()
+            words = ids.flatten()[flat_mask]  # [N]
             block_r.index_add_(0, words, lp_rows.flatten(0, 1)[flat_mask], alpha=-1.0)
             block_c.index_add_(0, words, lp_cols.flatten(0, 1)[flat_mask], alpha=-1.0)
             counts.index_add_(0, words, torch.ones_like(words))
@@ -125,6 +121,4 @@ def accumulate_costs(
             if progress:
                 progress(done, len(stream))
         flush()
-    finally:
-        model.train(was_training)
     return Costs(master_r, master_c, counts.cpu().numpy(), done, time.perf_counter() - start)

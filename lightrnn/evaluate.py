@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from lightrnn.data import TokenStream, check_ids, eval_windows
-from lightrnn.lm import RecurrentLM
+from lightrnn.lm import RecurrentLM, eval_mode
+from lightrnn.progress import ProgressFn
 
 
 @dataclass(frozen=True)
@@ -44,25 +45,37 @@ class Prefix:
         return self.stream[start:stop]
 
 
+def device_windows(
+    model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int, where: str
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """`eval_windows` checked against the vocabulary and moved to the model's device:
+    (ids [B, T], mask [B, T]); every id of the stream once."""
+    device = model.device
+    for ids, mask in eval_windows(stream, batch_size, bptt):
+        check_ids(ids.numpy()[mask.numpy()], model.vocab_size, where)
+        yield ids.to(device, non_blocking=True), mask.to(device)
+
+
 def _scored(
-    model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int, max_tokens: int | None
+    model: RecurrentLM,
+    stream: TokenStream,
+    batch_size: int,
+    bptt: int,
+    max_tokens: int | None,
+    progress: ProgressFn | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(log_probs float64 [B, T], mask [B, T]) per window, on the model's device, in eval mode."""
     if max_tokens is not None:
         stream = Prefix(stream, max_tokens)
-    device = model.device
-    was_training = model.training
-    model.eval()
-    state = None
-    try:
-        with torch.no_grad():
-            for ids, mask in eval_windows(stream, batch_size, bptt):
-                check_ids(ids.numpy()[mask.numpy()], model.vocab_size, "evaluation stream")
-                out = model(ids.to(device, non_blocking=True), state)
-                state = out.state
-                yield out.log_probs.double(), mask.to(device)
-    finally:
-        model.train(was_training)
+    state, done = None, 0
+    with eval_mode(model):
+        for ids, mask in device_windows(model, stream, batch_size, bptt, "evaluation stream"):
+            out = model(ids, state)
+            state = out.state
+            yield out.log_probs.double(), mask
+            if progress:
+                done += int(mask.sum())
+                progress(done, len(stream))
 
 
 def evaluate(
@@ -71,12 +84,13 @@ def evaluate(
     batch_size: int = 10,
     bptt: int = 35,
     max_tokens: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> EvalResult:
     """Mean NLL and perplexity of `model` on `stream` (optionally its first `max_tokens` ids)."""
     start = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=model.device)
     count = 0
-    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens):
+    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens, progress):
         total += log_probs[mask].sum()
         count += int(mask.sum())
     return EvalResult(nll=-float(total) / count, tokens=count, seconds=time.perf_counter() - start)

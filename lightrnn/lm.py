@@ -8,6 +8,7 @@ state at the start of a stream), so every id of a stream is predicted exactly on
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -46,6 +47,18 @@ def check_common(
             raise ConfigError(f"{name}={value}: must be at least 1")
     if not 0.0 <= dropout < 1.0:
         raise ConfigError(f"dropout={dropout}: must be in [0, 1)")
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[None]:
+    """The model in eval mode without gradients for the block; its own mode restored after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
 
 
 def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
@@ -90,16 +103,11 @@ class RecurrentLM(nn.Module):
                 "encode the text with the vocabulary the model was trained on"
             )
 
-    @torch.no_grad()
     def log_prob(self, ids: torch.Tensor, state: State | None = None) -> torch.Tensor:
         """log P(ids[:, t] | ids[:, :t]) [B, T], in eval mode, from the zero state by default."""
         self.check_ids(ids)
-        was_training = self.training
-        self.eval()
-        try:
+        with eval_mode(self):
             return self(ids.to(self.device).long(), state).log_probs
-        finally:
-            self.train(was_training)
 
     @staticmethod
     def predicting_states(out: torch.Tensor, state_in: State) -> torch.Tensor:

@@ -23,6 +23,7 @@ from lightrnn.corpus import CorpusConfig, find_splits, prepare
 from lightrnn.corpus.inputs import shown
 from lightrnn.errors import ConfigError
 from tasks import names
+from tasks.monitor import terminal_progress
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import RETRIES, find, open_store
 
@@ -114,7 +115,8 @@ def prepare_corpus_task(
     inputs = {split: shown(url) for split, url in splits.items()}
     logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in inputs.items()))
     with tempfile.TemporaryDirectory(prefix="lightrnn-corpus-") as tmp:
-        result = prepare({s: reveal(u) for s, u in splits.items()}, tmp, config)
+        with terminal_progress("preparing corpus", "bytes") as progress:
+            result = prepare({s: reveal(u) for s, u in splits.items()}, tmp, config, progress)
         meta = {
             "digest": result.digest,
             "vocab_size": len(result.vocab),

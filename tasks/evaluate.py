@@ -11,6 +11,7 @@ from lightrnn.corpus import open_split
 from lightrnn.evaluate import evaluate
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, to_json
+from tasks.monitor import terminal_progress
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import Output, store_task
 
@@ -26,7 +27,9 @@ def evaluate_task(
 ) -> dict[str, Any]:
     """{"split", "ppl", "nll", "tokens", "seconds"} over a whole split, stored by the model."""
     model = get_model(out.store, model_ref).model
-    result = evaluate(model, open_split(str(corpus_dir(out.store, corpus)), split), bptt=bptt)
+    stream = open_split(str(corpus_dir(out.store, corpus)), split)
+    with terminal_progress(f"evaluating {split}", "tokens") as progress:
+        result = evaluate(model, stream, bptt=bptt, progress=progress)
     metrics = {
         "split": split,
         "ppl": result.ppl,

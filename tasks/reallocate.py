@@ -10,6 +10,7 @@ from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, get_table, put_table
+from tasks.monitor import terminal_progress
 from tasks.refs import CorpusInfo, Reallocation, Ref
 from tasks.store_task import Output, store_task, the_ref
 
@@ -21,7 +22,8 @@ def accumulate_costs_task(
     """l_r and l_c of the fixed model over the training split, stored by the model version."""
     model = get_model(out.store, model_ref).model
     train = open_split(str(corpus_dir(out.store, corpus)), "train")
-    costs = accumulate_costs(model, train, config)
+    with terminal_progress("accumulating costs", "tokens") as progress:
+        costs = accumulate_costs(model, train, config, progress)
     get_run_logger().info("costs over %d tokens in %.1f s", costs.tokens, costs.seconds)
     meta = {"tokens": costs.tokens, "seconds": costs.seconds, "dtype": str(costs.rows.dtype)}
     return out.put_bytes(COSTS, costs.to_bytes(), "costs", meta, [model_ref, corpus.ref])

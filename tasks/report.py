@@ -3,6 +3,7 @@ stable table for later warm starts."""
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 from pathlib import Path
@@ -15,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from lightrnn.checkpoint import REPORT
 from tasks import names
 from tasks.artifacts import put_stable, to_json
+from tasks.plots import ROUNDS_PLOT, rounds_plot
 from tasks.refs import Ref
 from tasks.store_task import RETRIES, open_store
 
@@ -79,6 +81,7 @@ def write_report_task(store_url: str, summary: dict[str, Any], best_model: Ref) 
     markdown = render_report(summary)
     with tempfile.TemporaryDirectory(prefix="lightrnn-report-") as tmp:
         (Path(tmp) / REPORT).write_text(markdown)
+        rounds_plot(summary["rounds"], Path(tmp) / ROUNDS_PLOT, f"LightRNN run {run_key}")
         report = Ref.of(
             store.put(
                 names.report(run_key),
@@ -108,8 +111,6 @@ def publish_stable_task(store_url: str, name: str, final_model: Ref, meta: dict[
 
 
 def _jsonable(obj: Any) -> Any:
-    import json
-
     return json.loads(to_json(obj))
 
 
@@ -128,6 +129,8 @@ def render_report(summary: dict[str, Any]) -> str:
         "## Rounds",
         "",
         rounds_markdown(rows),
+        f"![validation perplexity and words moved per round]({ROUNDS_PLOT})",
+        "",
         "## Model",
         "",
         f"- parameters: {s['parameters']:,} (a full-softmax LSTM of the same sizes: "

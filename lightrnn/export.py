@@ -1,0 +1,116 @@
+"""A trained model as a self-contained directory any tool can read: no pickle, no store.
+
+    config.json        {"format", "model": {"kind", "config"}, "tokenizer", "files": {sha256}}
+    model.safetensors  the weights (safetensors: plain tensors, no code)
+    vocab.arrow        the vocabulary (Arrow IPC: token, count, id)
+    table.arrow        LightRNN only: word -> (row, col) as int32 columns, shape in the metadata
+
+`import_dir` checks every file's sha256 against config.json before reading it, so a damaged or
+edited export fails loudly instead of scoring text with the wrong weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from safetensors.torch import load_file, save_file
+
+from lightrnn.checkpoint import LoadedModel, build_model
+from lightrnn.errors import CheckpointError
+from lightrnn.model import LightRNN
+from lightrnn.table import Table
+from lightrnn.vocab import Vocab
+
+FORMAT = "lightrnn-export/1"
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+VOCAB = "vocab.arrow"
+TABLE = "table.arrow"
+
+
+def export_dir(loaded: LoadedModel, out: Path) -> Path:
+    """Write `loaded` (model, vocabulary, tokenizer) into the new directory `out`."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise CheckpointError(f"export directory '{out}' is not empty: pass a new directory")
+    out.mkdir(parents=True, exist_ok=True)
+    model = loaded.model
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(out / WEIGHTS))
+    loaded.vocab.save(str(out / VOCAB))
+    if isinstance(model, LightRNN):
+        (out / TABLE).write_bytes(_table_ipc(model.table))
+    files = {p.name: _sha256(p) for p in sorted(out.iterdir())}
+    config = {
+        "format": FORMAT,
+        "model": model.spec(),
+        "tokenizer": loaded.tokenizer,
+        "parameters": model.num_parameters(),
+        "files": files,
+    }
+    (out / CONFIG).write_text(json.dumps(config, indent=1, sort_keys=True) + "\n")
+    return out
+
+
+def is_export(path: Path) -> bool:
+    return (Path(path) / CONFIG).is_file()
+
+
+def import_dir(path: Path) -> LoadedModel:
+    """Read a directory written by `export_dir`, verifying every file first."""
+    path = Path(path)
+    try:
+        config: dict[str, Any] = json.loads((path / CONFIG).read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"'{path}' has no readable {CONFIG}: pass a directory written by `lightrnn export`"
+        ) from exc
+    if config.get("format") != FORMAT:
+        raise CheckpointError(
+            f"'{path / CONFIG}' is format {config.get('format')!r}, this version reads {FORMAT!r}: "
+            "export the model again with this version"
+        )
+    for name, digest in config["files"].items():
+        if not (path / name).is_file() or _sha256(path / name) != digest:
+            raise CheckpointError(
+                f"'{path / name}' is missing or differs from what {CONFIG} records (sha256): the "
+                "export is damaged; export the model again"
+            )
+    table = _table_from_ipc((path / TABLE).read_bytes()) if (path / TABLE).is_file() else None
+    model = build_model(config["model"], table)
+    model.load_state_dict(load_file(str(path / WEIGHTS)))
+    return LoadedModel(model.eval(), Vocab.load(str(path / VOCAB)), dict(config["tokenizer"]))
+
+
+def _table_ipc(table: Table) -> bytes:
+    meta = {b"n_rows": str(table.n_rows).encode(), b"n_cols": str(table.n_cols).encode()}
+    arrow = pa.table(
+        {"row": pa.array(table.rows, pa.int32()), "col": pa.array(table.cols, pa.int32())}
+    ).replace_schema_metadata(meta)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_file(sink, arrow.schema) as writer:
+        writer.write_table(arrow)
+    return sink.getvalue().to_pybytes()
+
+
+def _table_from_ipc(data: bytes) -> Table:
+    arrow = pa.ipc.open_file(pa.py_buffer(data)).read_all()
+    meta = arrow.schema.metadata or {}
+    return Table(
+        arrow.column("row").to_numpy().astype("int64"),
+        arrow.column("col").to_numpy().astype("int64"),
+        int(meta[b"n_rows"]),
+        int(meta[b"n_cols"]),
+    )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 << 20):
+            h.update(chunk)
+    return h.hexdigest()
