@@ -51,7 +51,6 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from types import TracebackType
 
 from storage.errors import IntegrityError, InvalidInputError, StoreError
 from storage.layout import GC, PENDING, gc_key, pending_key
@@ -129,12 +128,7 @@ class Intent:
             raise
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         if kind is None:
             self.objects.delete([self.key])  # w5
         else:
@@ -216,12 +210,7 @@ class GcMarker:
         self._heartbeat.start()
         return self
 
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
         self._stop.set()
         self._heartbeat.join()
         try:

@@ -51,10 +51,10 @@ class RetryPolicy:
                 elapsed = time.monotonic() - started
                 left = self.budget_seconds - elapsed
                 if left <= 0:
-                    if tries == 1:
-                        raise
+                    if self.budget_seconds == 0:
+                        raise  # asked to try once: the error as it came
                     raise StoreUnavailableError(
-                        f"{exc} (retried for {elapsed:.1f} s, {tries} attempts; the store "
+                        f"{exc} (retried for {elapsed:.1f} s, {tries} attempt(s); the store "
                         f"retries for retry_seconds={self.budget_seconds:g}: pass a larger "
                         "retry_seconds to open_store to ride out longer outages)"
                     ) from exc
