@@ -60,6 +60,8 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
     query, fragment = _mask_pairs(parts.query), _mask_pairs(parts.fragment)
+    if (netloc, query, fragment) == (parts.netloc, parts.query, parts.fragment):
+        return url  # nothing secret: keep the text exactly as it was
     return urlunsplit((parts.scheme, netloc, parts.path, query, fragment))
 
 

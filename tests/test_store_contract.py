@@ -2,7 +2,8 @@
 
 Round trips are byte for byte; commits are atomic and never lost under concurrency; damaged
 bytes are never handed out; a writer killed before its commit point leaves no version, and gc
-removes its orphans only after the grace period, keeping everything reachable.
+removes its orphans only once they are past the grace period and the writer's pending marker is
+stale, keeping everything reachable.
 """
 
 from __future__ import annotations

@@ -73,6 +73,9 @@ def test_a_commit_is_durable_before_its_ref_is(
     version = store.put_bytes("runs/other/checkpoint", "c.bin", b"second")
 
     new_files = store_files(root) - files_before
+    # nothing else changed: one blob, one manifest, one ref; no temporary file or marker left
+    assert sorted(p.relative_to(root).parts[0] for p in new_files) == ["blobs", "manifests", "refs"]
+    assert list((root / ".tmp").iterdir()) == [] and list((root / "pending").iterdir()) == []
     (ref,) = [p for p in new_files if p.relative_to(root).parts[0] == "refs"]
     ref_placed = spy.index("placed", ref)
     for path in new_files:
