@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
 
 from flows.plan import DEMO_CORPUS, plan_run
 from flows.round import bootstrap_round
@@ -29,7 +30,17 @@ from tasks.store_task import code_version
 from tasks.table import initial_table_task
 
 
-@flow(name="lightrnn-pipeline", log_prints=True)
+def run_name(parameters: dict[str, Any]) -> str:
+    """What the UI lists the run as: profile and corpus, e.g. lightrnn-demo-wikitext-2."""
+    corpus = str(parameters.get("corpus") or "").rstrip("/").rpartition("/")[2] or "corpus"
+    return f"lightrnn-{parameters.get('profile', 'demo')}-{corpus}"
+
+
+@flow(
+    name="lightrnn-pipeline",
+    flow_run_name=lambda: run_name(flow_run.parameters),
+    log_prints=True,
+)
 def lightrnn_pipeline(
     corpus: str = DEMO_CORPUS,
     store: str | None = None,
@@ -68,7 +79,7 @@ def lightrnn_pipeline(
                 url, run_key, k, corpus_info, table, init_model, settings, k < pipeline.max_rounds
             )
             rows.append(row)
-            publish_rounds_task(run_key, rows)
+            publish_rounds_task(run_key, rows, pipeline.max_rounds)
             decision = check_convergence_task(rows, pipeline.max_rounds, pipeline.moved_threshold)
             if decision["stop"]:
                 break

@@ -3,6 +3,7 @@ stable table for later warm starts."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import tempfile
@@ -55,13 +56,49 @@ def rounds_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 @task(name="publish-rounds", cache_policy=NO_CACHE)
-def publish_rounds_task(run_key: str, rows: list[dict[str, Any]]) -> None:
-    """The per-round table in the Prefect UI (a new version of the same key after each round)."""
+def publish_rounds_task(run_key: str, rows: list[dict[str, Any]], max_rounds: int) -> None:
+    """What someone watching a long run needs, in the Prefect UI, after every round: the round
+    table (a new version of the same key each round) and a status note: rounds done, the best
+    perplexity so far, words moved, time per round and left, where the artifacts are."""
     create_table_artifact(
         key=f"rounds-{run_key}",
-        table=[{c: r.get(c) for c in ROUND_COLUMNS} for r in rows],
+        table=[{c: format_cell(r.get(c)) for c in ROUND_COLUMNS} for r in rows],
         description=f"LightRNN bootstrap rounds of run {run_key}",
     )
+    create_markdown_artifact(
+        key=f"status-{run_key}",
+        markdown=status_markdown(run_key, rows, max_rounds),
+        description=f"LightRNN run {run_key}: round {len(rows)} of at most {max_rounds}",
+    )
+
+
+def status_markdown(run_key: str, rows: list[dict[str, Any]], max_rounds: int) -> str:
+    best = min(rows, key=lambda r: r["valid_ppl"])
+    per_round = sum(r["seconds"] for r in rows) / len(rows)
+    left = max_rounds - len(rows)
+    moved = ", ".join(
+        f"round {r['round']}: {format_cell(r['moved_pct'])}%" for r in rows if r.get("moved_pct")
+    )
+    lines = [
+        f"# Run `{run_key}`: round {len(rows)} of at most {max_rounds} done",
+        "",
+        f"- best validation perplexity so far: **{best['valid_ppl']:.2f}** (round {best['round']})",
+        f"- latest: round {rows[-1]['round']}, valid ppl {rows[-1]['valid_ppl']:.2f}, "
+        f"{rows[-1]['steps']:,} steps, {rows[-1]['tokens_per_s']:,.0f} tokens/s",
+        f"- words moved by reallocation: {moved or 'none yet'}",
+        f"- {per_round / 60:.1f} min per round; at most {left} more "
+        f"(~{left * per_round / 60:.0f} min) if the table does not settle first",
+        "",
+        "| round | model | table |",
+        "|---:|:---|:---|",
+        *[f"| {r['round']} | `{_uri(r.get('model'))}` | `{_uri(r.get('table'))}` |" for r in rows],
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _uri(ref: Ref | None) -> str:
+    return "-" if ref is None else ref.uri or str(ref)
 
 
 @task(name="write-report", cache_policy=NO_CACHE, **RETRIES)
@@ -81,7 +118,8 @@ def write_report_task(store_url: str, summary: dict[str, Any], best_model: Ref) 
     markdown = render_report(summary)
     with tempfile.TemporaryDirectory(prefix="lightrnn-report-") as tmp:
         (Path(tmp) / REPORT).write_text(markdown)
-        rounds_plot(summary["rounds"], Path(tmp) / ROUNDS_PLOT, f"LightRNN run {run_key}")
+        plot = rounds_plot(summary["rounds"], Path(tmp) / ROUNDS_PLOT, f"LightRNN run {run_key}")
+        inline = "data:image/png;base64," + base64.b64encode(plot.read_bytes()).decode()
         report = Ref.of(
             store.put(
                 names.report(run_key),
@@ -92,8 +130,10 @@ def write_report_task(store_url: str, summary: dict[str, Any], best_model: Ref) 
             )
         )
     summary["report"] = report.uri or str(report)
-    create_markdown_artifact(
-        key=f"report-{run_key}", markdown=markdown, description=f"LightRNN run {run_key}"
+    create_markdown_artifact(  # the UI cannot follow report.md's relative link: inline the plot
+        key=f"report-{run_key}",
+        markdown=markdown.replace(f"]({ROUNDS_PLOT})", f"]({inline})"),
+        description=f"LightRNN run {run_key}",
     )
     get_run_logger().info("report: %s", report)
     return summary

@@ -59,7 +59,7 @@ def train_round_task(
         corpus.digest,
         tuple(parents),
     )
-    title = f"round {round_index}"
+    title = f"round {round_index} of {settings.pipeline.max_rounds}"
     with TrainingMonitor(title, f"train-{run_key}-round-{round_index}", cfg.max_steps) as monitor:
         trainer = Trainer(
             model,
@@ -73,7 +73,7 @@ def train_round_task(
         )
         resumed = target.resume(trainer, logger)
         if resumed is not None:
-            logger.info("resuming %s from %s at step %d", title, resumed, trainer.step)
+            logger.info("resuming round %d from %s at step %d", round_index, resumed, trainer.step)
         result = trainer.run()
         monitor.finish(result)
     summary = {

@@ -55,7 +55,7 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
     log = open(home / "server.log", "wb")  # noqa: SIM115 - closed at teardown
     proc = subprocess.Popen(
         [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=server.env(PREFECT_API_URL=""),
+        env=server.env(PREFECT_API_URL="", PREFECT_UI_API_URL=server.api_url),
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
