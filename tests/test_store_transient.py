@@ -198,11 +198,12 @@ def test_a_run_rides_out_the_server_being_down(
     assert work["get"].result() == b"before the outage"
     assert work["gc"].result().deleted_versions == ()
     finished = time.monotonic() - down
+    took = ", ".join(f"{k} {w.done - down:.1f} s" for k, w in work.items())
     assert isinstance(version, storage.Version) and version.number == 2
     fresh = storage.open_store(url, cache_dir=tmp_path / "fresh")
     assert fresh.read_bytes("runs/r/checkpoint") == data
     assert [v.number for v in fresh.versions("runs/r/checkpoint")] == [1, 2]
-    print(f"server down {outage:.1f} s; put, get and gc done {finished:.1f} s after it stopped")
+    print(f"server down {outage:.1f} s; all done {finished:.1f} s after it stopped ({took})")
 
 
 class Outcome(threading.Thread):
@@ -210,7 +211,7 @@ class Outcome(threading.Thread):
 
     def __init__(self, fn: Callable[[], object]) -> None:
         super().__init__(daemon=True)
-        self.fn, self.value, self.error = fn, None, None
+        self.fn, self.value, self.error, self.done = fn, None, None, 0.0
         self.start()
 
     def run(self) -> None:
@@ -218,6 +219,7 @@ class Outcome(threading.Thread):
             self.value = self.fn()
         except BaseException as exc:  # re-raised by result()
             self.error = exc
+        self.done = time.monotonic()
 
     def result(self) -> Any:
         self.join(timeout=120)
