@@ -40,7 +40,8 @@ class RetryPolicy:
             )
 
     def run(self, attempt: Callable[[], T], what: str) -> T:
-        """attempt(), retried on StoreUnavailableError until the budget is spent."""
+        """attempt(), retried on StoreUnavailableError until the budget is spent (no attempt
+        starts after it, so the error comes at most one attempt's duration later)."""
         started = time.monotonic()
         delay, tries = self.first_delay, 0
         while True:
