@@ -113,7 +113,10 @@ def collect_garbage(
         retracted = {hit for e in ref_entries if (hit := split_retraction_key(e.key))}
         kept = _kept(refs, retracted, records.tagged(), work, keep_last)
         doomed = sorted(set(refs) - kept)
-        retractions = sorted(r for r in retracted if r not in refs or r in doomed)
+        in_flight = {r for w in work for r in w.retract}  # left for the next gc
+        retractions = sorted(
+            r for r in retracted if (r not in refs or r in doomed) and r not in in_flight
+        )
 
         reached_manifests, reached_blobs = _reachable(records, kept)
         named_manifests = {d for w in work for d in w.manifests}
