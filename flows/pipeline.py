@@ -24,6 +24,7 @@ from tasks.convergence import check_convergence_task
 from tasks.corpus import prepare_corpus_task
 from tasks.evaluate import evaluate_task
 from tasks.lease import run_lease
+from tasks.refs import RoundJob
 from tasks.report import publish_rounds_task, publish_stable_task, write_report_task
 from tasks.rounds import run_summary
 from tasks.store_task import code_version
@@ -75,12 +76,11 @@ def lightrnn_pipeline(
         rows: list[dict[str, Any]] = []
         init_model = None
         for k in range(1, pipeline.max_rounds + 1):
-            row = bootstrap_round(
-                url, run_key, k, corpus_info, table, init_model, settings, k < pipeline.max_rounds
-            )
+            job = RoundJob(url, run_key, k, corpus_info, table, init_model, settings)
+            row = bootstrap_round(job, reallocate=k < pipeline.max_rounds)
             rows.append(row)
             publish_rounds_task(run_key, rows, pipeline.max_rounds)
-            decision = check_convergence_task(rows, pipeline.max_rounds, pipeline.moved_threshold)
+            decision = check_convergence_task(rows, pipeline)
             if decision["stop"]:
                 break
             table, init_model = row["next_table"], row["model"]

@@ -6,32 +6,26 @@ import time
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from tasks.evaluate import evaluate_task
 from tasks.reallocate import accumulate_costs_task, reallocate_task
-from tasks.refs import CorpusInfo, Ref
+from tasks.refs import RoundJob
 from tasks.rounds import round_row
-from tasks.settings import RunSettings
 from tasks.train import train_round_task
 
 
-@flow(name="bootstrap-round", flow_run_name="round-{round_index}")
-def bootstrap_round(
-    store_url: str,
-    run_key: str,
-    round_index: int,
-    corpus: CorpusInfo,
-    table: Ref,
-    init_model: Ref | None,
-    settings: RunSettings,
-    reallocate: bool,
-) -> dict[str, Any]:
+@flow(
+    name="bootstrap-round",
+    flow_run_name=lambda: f"round-{flow_run.parameters['job'].round_index}",
+)
+def bootstrap_round(job: RoundJob, reallocate: bool) -> dict[str, Any]:
     """One round of LightRNN's bootstrap; its row of the round table, with refs."""
-    start = time.perf_counter()
-    model = train_round_task(store_url, run_key, round_index, corpus, table, init_model, settings)
-    valid = evaluate_task(store_url, model.ref, corpus, "valid", settings.train.bptt)
+    start, url, settings = time.perf_counter(), job.store_url, job.settings
+    model = train_round_task(job)
+    valid = evaluate_task(url, model.ref, job.corpus, "valid", settings.train.bptt)
     moved = None
     if reallocate:
-        costs = accumulate_costs_task(store_url, model.ref, corpus, settings.costs)
-        moved = reallocate_task(store_url, model.ref, costs, table, settings.allocate)
-    return round_row(round_index, model, valid, table, moved, time.perf_counter() - start)
+        costs = accumulate_costs_task(url, model.ref, job.corpus, settings.costs)
+        moved = reallocate_task(url, model.ref, costs, job.table, settings.allocate)
+    return round_row(job.round_index, model, valid, job.table, moved, time.perf_counter() - start)

@@ -2,7 +2,10 @@
 
 After round k has trained on table(k) and, unless it is the last, reallocation has proposed
 table(k+1), the loop stops when (Li et al. 2016, section 3.3; DESIGN section 1, step 4):
-  - few words moved (table(k+1) differs from table(k) in < moved_threshold of the words), or
+  - the table is stable: few words moved (table(k+1) differs from table(k) in fewer than
+    moved_threshold of the words), or the reallocation gained less than min_gain of the
+    objective (when words are interchangeable, ties keep words moving with nothing gained:
+    what matters is the gain; see also AllocateConfig.keep_margin), or
   - validation perplexity did not improve on the best earlier round, or
   - k reached max_rounds.
 The final model is the round with the best validation perplexity, with the table it trained on.
@@ -25,6 +28,7 @@ class RoundStats:
     round: int  # 1-based
     valid_ppl: float
     moved_fraction: float | None  # None when no reallocation followed this round
+    objective_gain: float | None = None  # (before - after) / |before| of that reallocation
 
 
 @dataclass(frozen=True)
@@ -35,13 +39,19 @@ class Decision:
 
 
 def check_convergence(
-    rounds: Sequence[RoundStats], max_rounds: int, moved_threshold: float = 0.01
+    rounds: Sequence[RoundStats],
+    max_rounds: int,
+    moved_threshold: float = 0.01,
+    min_gain: float = 0.0,
 ) -> Decision:
     """Whether to train another round, given the rounds so far (oldest first)."""
     if max_rounds < 1:
         raise ConfigError(f"max_rounds={max_rounds}: must be at least 1")
-    if not 0.0 <= moved_threshold <= 1.0:
-        raise ConfigError(f"moved_threshold={moved_threshold}: must be a fraction in [0, 1]")
+    if not 0.0 <= moved_threshold <= 1.0 or not 0.0 <= min_gain <= 1.0:
+        raise ConfigError(
+            f"moved_threshold={moved_threshold} and min_gain={min_gain}: must be fractions "
+            "in [0, 1]"
+        )
     if not rounds:
         return Decision(False, "continue", 0)
     best = min(
@@ -52,7 +62,10 @@ def check_convergence(
         return Decision(True, "no_improvement", best.round)
     if last.round >= max_rounds:
         return Decision(True, "max_rounds", best.round)
-    if last.moved_fraction is not None and last.moved_fraction < moved_threshold:
+    if last.moved_fraction is not None and (
+        last.moved_fraction < moved_threshold
+        or (last.objective_gain is not None and last.objective_gain < min_gain)
+    ):
         return Decision(True, "stable", best.round)
     return Decision(False, "continue", best.round)
 

@@ -97,15 +97,11 @@ def evaluate(
 
 
 def token_log_probs(
-    model: RecurrentLM,
-    stream: TokenStream,
-    batch_size: int = 1,
-    bptt: int = 35,
-    max_tokens: int | None = None,
+    model: RecurrentLM, stream: TokenStream, batch_size: int = 1, bptt: int = 35
 ) -> np.ndarray:
     """log P of every id, float64 [N] in stream order (batch_size=1: one unbroken history)."""
     rows: list[list[np.ndarray]] = []
-    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens):
+    for log_probs, mask in _scored(model, stream, batch_size, bptt, None):
         lp, m = log_probs.cpu().numpy(), mask.cpu().numpy()
         rows = rows or [[] for _ in range(lp.shape[0])]
         for b in range(lp.shape[0]):

@@ -88,7 +88,7 @@ class LanguageModel:
                 raise CorpusError(
                     f"text {i + 1} is empty: pass text with at least one word (or a line break)"
                 )
-            lp = token_log_probs(self.model, ids, batch_size=1)
+            lp = token_log_probs(self.model, ids)
             unk = int((ids == self.vocab.unk_id).sum())
             out.append(TextScore(text, float(lp.sum()), int(ids.size), unk))
             if progress:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightrnn.errors import ConfigError, TableError
+from lightrnn.errors import ConfigError
 from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common, snapshot
 from lightrnn.table import Table, table_shape
 from lightrnn.validation import check_fields
@@ -104,16 +104,7 @@ class LightRNN(RecurrentLM):
     def set_table(self, table: Table) -> None:
         """Swap the word -> cell allocation in place; the parameters stay as they are."""
         cfg = self.config
-        if (table.vocab_size, table.n_rows, table.n_cols) != (
-            cfg.vocab_size,
-            cfg.n_rows,
-            cfg.n_cols,
-        ):
-            raise TableError(
-                f"the table holds {table.vocab_size} words in {table.n_rows} x {table.n_cols} "
-                f"but the model expects {cfg.vocab_size} words in {cfg.n_rows} x {cfg.n_cols}: "
-                f"use Table.random({cfg.vocab_size}, seed) or a table saved for this vocabulary"
-            )
+        table.check_fits(cfg.vocab_size, cfg.n_rows, cfg.n_cols, "the model")
         device = self.word_rows.device
         occupied_np = table.occupied()
         occupied = torch.from_numpy(occupied_np).to(device)

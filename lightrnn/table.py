@@ -129,18 +129,16 @@ class Table:
 
     def moved_fraction(self, other: Table) -> float:
         """Fraction of words whose cell differs between this table and `other`."""
-        self._check_compatible(other)
+        self.check_fits(other.vocab_size, other.n_rows, other.n_cols, "the other table")
         return float(np.mean(self.cells != other.cells))
 
-    def _check_compatible(self, other: Table) -> None:
-        if (self.vocab_size, self.n_rows, self.n_cols) != (
-            other.vocab_size,
-            other.n_rows,
-            other.n_cols,
-        ):
+    def check_fits(self, vocab_size: int, n_rows: int, n_cols: int, where: str) -> None:
+        """Raise a TableError unless this table has `vocab_size` words in n_rows x n_cols."""
+        if (self.vocab_size, self.n_rows, self.n_cols) != (vocab_size, n_rows, n_cols):
             raise TableError(
-                f"tables differ in size: {self.vocab_size} words in {self.n_rows} x "
-                f"{self.n_cols} vs {other.vocab_size} words in {other.n_rows} x {other.n_cols}"
+                f"{where} expects {vocab_size} words in {n_rows} x {n_cols} but the table holds "
+                f"{self.vocab_size} words in {self.n_rows} x {self.n_cols}: use "
+                f"Table.random({vocab_size}, seed) or a table saved for that vocabulary"
             )
 
     def digest(self) -> str:

@@ -9,11 +9,18 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from lightrnn.bootstrap import RoundStats, check_convergence
+from tasks.settings import PipelineConfig
 
 
 @task(name="check-convergence", cache_policy=NO_CACHE)  # pure and instant: nothing to retry
 def check_convergence_task(
-    rounds: list[dict[str, Any]], max_rounds: int, moved_threshold: float
+    rounds: list[dict[str, Any]], pipeline: PipelineConfig
 ) -> dict[str, Any]:
-    stats = [RoundStats(r["round"], r["valid_ppl"], r.get("moved_fraction")) for r in rounds]
-    return asdict(check_convergence(stats, max_rounds, moved_threshold))
+    stats = [
+        RoundStats(r["round"], r["valid_ppl"], r.get("moved_fraction"), r.get("objective_gain"))
+        for r in rounds
+    ]
+    decision = check_convergence(
+        stats, pipeline.max_rounds, pipeline.moved_threshold, pipeline.min_objective_gain
+    )
+    return asdict(decision)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasks.settings import RunSettings
+
 
 @dataclass(frozen=True)
 class Ref:
@@ -55,3 +57,16 @@ class Reallocation:
     table: Ref  # table(k+1)
     costs: Ref  # the cost matrices it was solved from
     report: dict[str, Any] = field(default_factory=dict)  # objectives, words moved, seconds
+
+
+@dataclass(frozen=True)
+class RoundJob:
+    """What one bootstrap round works from: its tasks' inputs, and its training processes' job."""
+
+    store_url: str
+    run_key: str
+    round_index: int
+    corpus: CorpusInfo
+    table: Ref  # the table this round trains on
+    init_model: Ref | None  # the previous round's model, to warm-start from
+    settings: RunSettings

@@ -24,6 +24,8 @@ def round_row(
     """One row of the round table, with the refs of what the round made."""
     report = moved.report if moved is not None else {}
     fraction = report.get("moved_fraction")
+    before, after = report.get("objective_before"), report.get("objective_after")
+    gain = None if before is None else (before - after) / max(abs(before), 1e-300)
     return {
         "round": round_index,
         "steps": model.steps,
@@ -32,8 +34,9 @@ def round_row(
         "words_moved": report.get("words_moved"),
         "moved_pct": None if fraction is None else 100.0 * fraction,
         "moved_fraction": fraction,
-        "objective_before": report.get("objective_before"),
-        "objective_after": report.get("objective_after"),
+        "objective_before": before,
+        "objective_after": after,
+        "objective_gain": gain,
         "seconds": seconds,
         "model": model.ref,
         "table": table,

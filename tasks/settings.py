@@ -43,7 +43,8 @@ class PipelineConfig:
     """The bootstrap loop around the library calls."""
 
     max_rounds: int = 4
-    moved_threshold: float = 0.01  # stop when fewer words than this fraction move
+    moved_threshold: float = 0.01  # stable when fewer words than this fraction move ...
+    min_objective_gain: float = 0.0  # ... or a reallocation gains less than this fraction
     seed: int = 0  # initial table and model initialisation
     checkpoint_steps: int = 500  # checkpoint training every N steps (0: never by steps)
     checkpoint_minutes: float = 10.0  # ... or every N minutes (0: never by time)
@@ -56,8 +57,9 @@ class PipelineConfig:
         check_fields(self, "pipeline.")
         if self.max_rounds < 1:
             raise ConfigError(f"pipeline.max_rounds={self.max_rounds}: must be at least 1")
-        if not 0.0 <= self.moved_threshold <= 1.0:
-            raise ConfigError(f"pipeline.moved_threshold={self.moved_threshold}: must be in [0, 1]")
+        for name in ("moved_threshold", "min_objective_gain"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"pipeline.{name}={getattr(self, name)}: must be in [0, 1]")
         if self.checkpoint_steps < 0 or self.checkpoint_minutes < 0:
             raise ConfigError("pipeline.checkpoint_steps and checkpoint_minutes must be >= 0")
         if self.lease_seconds < 10 or self.wait_minutes < 0:

@@ -88,6 +88,7 @@ class StoreBackedCache(CachePolicy):
     retracted output is recomputed, not papered over by a stale cached reference."""
 
     output: Callable[[Params], str] = field(default=lambda _: "")
+    store_of: Callable[[Params], str] = field(default=lambda p: p["store_url"])
 
     def compute_key(
         self,
@@ -97,7 +98,7 @@ class StoreBackedCache(CachePolicy):
         **kwargs: Any,
     ) -> str | None:
         try:
-            store = open_store(inputs["store_url"])
+            store = open_store(self.store_of(inputs))
             name = self.output(inputs)
             found = find(store, name)
             if found is None:
@@ -140,9 +141,11 @@ def store_task(
     name: str,
     output: Callable[[Params], str],
     found: Callable[[storage.Store, Ref], T],
+    store_of: Callable[[Params], str] = lambda p: p["store_url"],
     **options: Any,
 ) -> Callable[[Callable[..., T]], Task[..., T]]:
-    """A Prefect task around `body(out, store_url, ...)` that skips what the store holds."""
+    """A Prefect task around `body(out, ...)` that skips what the store holds; the store's URL
+    is the `store_url` parameter unless `store_of` says where it is."""
 
     def decorate(body: Callable[..., T]) -> Task[..., T]:
         signature = inspect.signature(body)
@@ -152,7 +155,7 @@ def store_task(
         def run(*args: Any, **kwargs: Any) -> T:
             bound = public.bind(*args, **kwargs)
             bound.apply_defaults()
-            store = open_store(bound.arguments["store_url"])
+            store = open_store(store_of(bound.arguments))
             artifact = output(bound.arguments)
             existing = find(store, artifact)
             if existing is not None:
@@ -163,7 +166,7 @@ def store_task(
         run.__signature__ = public  # type: ignore[attr-defined]  # what Prefect binds against
         return task(
             name=name,
-            cache_policy=StoreBackedCache(output=output),
+            cache_policy=StoreBackedCache(output=output, store_of=store_of),
             persist_result=True,
             result_serializer="json",
             **{**RETRIES, **options},

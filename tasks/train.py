@@ -7,6 +7,7 @@ the result equals an uninterrupted run's (bitwise on the CPU).
 from __future__ import annotations
 
 from prefect import get_run_logger
+from prefect.runtime import task_run
 
 from lightrnn.checkpoint import WEIGHTS, load_tensors
 from lightrnn.corpus import open_split
@@ -16,31 +17,24 @@ from tasks import names
 from tasks.artifacts import corpus_dir, get_table, put_model
 from tasks.checkpoints import CheckpointTarget
 from tasks.monitor import TrainingMonitor
-from tasks.refs import CorpusInfo, ModelInfo, Ref
-from tasks.settings import RunSettings
+from tasks.refs import ModelInfo, Ref, RoundJob
 from tasks.store_task import Output, store_task
 
 
 @store_task(
     "train-round",
-    output=lambda p: names.round_model(p["run_key"], p["round_index"]),
+    output=lambda p: names.round_model(p["job"].run_key, p["job"].round_index),
+    store_of=lambda p: p["job"].store_url,
     found=lambda store, ref: ModelInfo(
         ref=ref, **store.resolve(ref.name, ref.version).meta["summary"]
     ),
-    task_run_name="train-round-{round_index}",
+    task_run_name=lambda: f"train-round-{task_run.parameters['job'].round_index}",
     tags=["gpu"],
 )
-def train_round_task(
-    out: Output,
-    store_url: str,
-    run_key: str,
-    round_index: int,
-    corpus: CorpusInfo,
-    table: Ref,
-    init_model: Ref | None,
-    settings: RunSettings,
-) -> ModelInfo:
-    """Train round `round_index` on `table`, warm-starting from `init_model` when given."""
+def train_round_task(out: Output, job: RoundJob) -> ModelInfo:
+    """Train the round's model on its table, warm-starting from the previous round's."""
+    run_key, round_index, corpus, table = job.run_key, job.round_index, job.corpus, job.table
+    init_model, settings = job.init_model, job.settings
     logger, store, cfg = get_run_logger(), out.store, settings.train
     root = corpus_dir(store, corpus)
     allocation = get_table(store, table)

@@ -224,3 +224,39 @@ def test_large_sparse_without_numba_asks_for_it(monkeypatch: pytest.MonkeyPatch)
     )
     assert report.solver == "lapmod"
     assert report.objective_after <= report.objective_before
+
+
+def test_auto_is_exact_on_small_vocabularies_and_sparse_beyond():
+    l_r, l_c = synthetic_costs(400, seed=0)
+    _, small = reallocate(l_r, l_c, Table.random(400, seed=0), config=AllocateConfig())
+    assert small.method == "exact"
+    config = AllocateConfig(exact_auto_words=300)
+    _, large = reallocate(l_r, l_c, Table.random(400, seed=0), config=config)
+    assert large.method == "sparse" and large.solver == "auction"
+    assert large.objective_after <= small.objective_after * (1 + 1e-4)
+
+
+def test_a_keep_margin_stops_ties_from_churning_and_never_makes_it_worse():
+    """Interchangeable words (equal costs in two rows) move back and forth without a margin;
+    with one they stay, while a word that gains much still moves."""
+    V = 20  # a 5 x 4 table, full
+    rng = np.random.default_rng(0)
+    l_r = rng.uniform(10, 20, (V, 5))
+    l_c = rng.uniform(10, 20, (V, 4))
+    l_r[:, 1] = l_r[:, 0]  # rows 0 and 1 are the same to every word: ties everywhere
+    current, _ = reallocate(l_r, l_c, Table.random(V, seed=1), config=AllocateConfig("exact"))
+    swapped = current.rows.copy()
+    on = np.isin(swapped, [0, 1])
+    swapped[on] = 1 - swapped[on]  # the equally good table with rows 0 and 1 exchanged
+    tied = Table(swapped, current.cols, 5, 4)
+    assert objective(l_r, l_c, tied) == pytest.approx(objective(l_r, l_c, current))
+    churn, _ = reallocate(l_r, l_c, tied, config=AllocateConfig("exact"))
+    assert churn.moved_fraction(tied) > 0.3  # the solver drifted to another optimum
+    for method in ("exact", "sparse", "greedy"):
+        kept, report = reallocate(l_r, l_c, tied, config=AllocateConfig(method, keep_margin=0.01))
+        assert report.words_moved == 0, method
+        assert report.objective_after <= report.objective_before
+    l_r[3, 4] -= 5.0  # now word 3 gains far more than the margin by moving to row 4
+    moved, report = reallocate(l_r, l_c, tied, config=AllocateConfig("exact", keep_margin=0.01))
+    assert moved.rows[3] == 4 and report.objective_after < report.objective_before
+    assert report.lower_bound <= dense_optimum(l_r, l_c) + 1e-9  # still a proven bound

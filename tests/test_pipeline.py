@@ -158,7 +158,8 @@ def test_killed_run_resumes_from_checkpoint_and_ends_bitwise_equal(
     out, _ = proc.communicate(timeout=600)
     text = out.decode()
     assert proc.returncode == 0, text[-4000:]
-    assert "round 1 already trained" in text or "train-round-1' - Finished in state Cached" in text
+    done = f"train-round: already in the store as runs/{run}/round-1/model@v000001"
+    assert done in text or "train-round-1' - Finished in state Cached" in text
     assert "resuming round 2 from" in text
     assert store.versions(f"runs/{run}/round-1/model") == round1  # not retrained
     a, b = final_weights(whole, run), final_weights(killed, run)
