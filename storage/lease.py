@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from storage.manifest import canonical_json
 from storage.markers import Timings
 from storage.names import check_name
 from storage.objects import Objects
+from storage.processes import gone, host_name, pid_namespace
 from storage.redact import get_logger
 from storage.version import iso_stamp, parse_created
 
@@ -58,11 +58,17 @@ class LeaseHolder:
     epoch: int
     released: bool = False
     token: str = field(default="", repr=False)  # tells this holding apart from any other
+    pid_namespace: str = ""  # with host and pid: lets a process on the same host see it died
 
     def active(self, skew: float, now: float | None = None) -> bool:
         """True while no one else may take the lease: not released, not past expiry + skew."""
         now = time.time() if now is None else now
         return not self.released and now <= parse_created(self.expires).timestamp() + skew
+
+    def abandoned(self) -> bool:
+        """True when the holder provably died (same host and pid namespace, no such process):
+        a killed run's lease need not be waited out."""
+        return not self.released and gone(self.host, self.pid_namespace, self.pid)
 
     def describe(self) -> str:
         """ "'run-7' (pid 812 on gpu-3, acquired ..., renewed ...) until 2026-...Z"."""
@@ -168,8 +174,9 @@ class Lease:
         holder = LeaseHolder(
             name=self.name,
             owner=self.owner,
-            host=socket.gethostname(),
+            host=host_name(),
             pid=os.getpid(),
+            pid_namespace=pid_namespace(),
             acquired=acquired,
             renewed=iso_stamp(now),
             expires=iso_stamp(expires),
@@ -227,7 +234,9 @@ def acquire(
     deadline = time.monotonic() + wait_seconds
     while True:
         top = current_holder(objects, name)
-        if top is not None and top.active(skew):
+        if top is not None and top.active(skew) and top.abandoned():
+            log.warning("lease %r: its holder %s is gone; taking it over", name, top.describe())
+        elif top is not None and top.active(skew):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise LeaseHeldError(
@@ -264,6 +273,7 @@ def _record(holder: LeaseHolder) -> bytes:
             "expires": holder.expires,
             "released": holder.released,
             "token": holder.token,
+            "pid_namespace": holder.pid_namespace,
         }
     )
 
@@ -282,6 +292,7 @@ def _parse(data: bytes, name: str, epoch: int, where: str) -> LeaseHolder:
             epoch=int(record["epoch"]),
             released=bool(record["released"]),
             token=str(record["token"]),
+            pid_namespace=str(record.get("pid_namespace", "")),
         )
         parse_created(holder.expires)
         ok = holder.name == name and holder.epoch == epoch

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -27,16 +26,10 @@ from fsspec.implementations.local import LocalFileSystem
 
 from storage.errors import StoreConnectionError
 from storage.objects import CHUNK, Objects
+from storage.processes import gone, host_name, pid_namespace
 from storage.retry import RetryPolicy
 
 TMP = ".tmp/"  # staging area for atomic writes, swept by gc
-
-
-def _pid_namespace() -> str:
-    try:
-        return str(os.stat("/proc/self/ns/pid").st_ino)
-    except OSError:
-        return ""  # unknown: no temporary file is ever judged abandoned by its pid
 
 
 class LocalObjects(Objects):
@@ -44,8 +37,7 @@ class LocalObjects(Objects):
 
     def __init__(self, root: str, url: str, retry: RetryPolicy | None = None) -> None:
         super().__init__(LocalFileSystem(), os.path.abspath(root), url, retry)
-        host = socket.gethostname().replace("/", "_")
-        self._writer = f"{os.getpid()}.{_pid_namespace()}.{host}"
+        self._writer = f"{os.getpid()}.{pid_namespace()}.{host_name()}"
 
     def path(self, key: str) -> str:
         return os.path.join(self.root, *key.split("/"))
@@ -168,16 +160,7 @@ class LocalObjects(Objects):
         _, _, writer = key.rpartition("/")[2].partition(".")
         pid, _, rest = writer.partition(".")
         namespace, _, host = rest.partition(".")
-        mine = self._writer.split(".", 2)
-        if not pid.isdigit() or not namespace or [namespace, host] != mine[1:]:
-            return False
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except OSError:
-            return False  # exists, owned by someone else
-        return False
+        return pid.isdigit() and gone(host, namespace, int(pid))
 
 
 def _fsync_dir(folder: str) -> None:

@@ -240,3 +240,32 @@ def test_of_racing_processes_exactly_one_wins(
 
 if __name__ == "__main__":
     racer(sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4])
+
+
+def test_a_killed_holder_on_this_host_need_not_be_waited_out(tmp_path: Path) -> None:
+    """A run killed with SIGKILL leaves its lease behind; a re-run on the same machine sees
+    that the holder's process is gone and takes the lease at once (elsewhere: at expiry)."""
+    url = (tmp_path / "store").as_uri()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import storage, sys, time; "
+                f"s = storage.open_store({url!r}, cache_dir={str(tmp_path / 'c1')!r}); "
+                "s.acquire_lease('runs/r9', owner='killed run', ttl_seconds=600); "
+                "print('held', flush=True); time.sleep(600)"
+            ),
+        ],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    store = open_fast(url, tmp_path)
+    with pytest.raises(storage.LeaseHeldError, match="killed run"):  # alive: held
+        store.acquire_lease("runs/r9", owner="re-run", ttl_seconds=5)
+    holder.kill()
+    holder.wait()
+    lease = store.acquire_lease("runs/r9", owner="re-run", ttl_seconds=5)  # no 600 s wait
+    assert lease.holder.owner == "re-run"
