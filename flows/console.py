@@ -48,9 +48,13 @@ def print_table(
     title: str | None = None,
     right: bool = True,
     out: Console | None = None,
+    lines: bool = True,
 ) -> None:
-    """A compact table on the terminal; each column as wide as its widest cell (nothing cut)."""
-    table = RichTable(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    """A compact table on the terminal; each column as wide as its widest cell (nothing cut).
+    `lines=False`: no rules at all, one row per line (for grep and awk)."""
+    table = RichTable(
+        title=title, box=box.SIMPLE_HEAD if lines else None, pad_edge=False, show_edge=False
+    )
     for i, column in enumerate(columns):
         widest = max((len(r[i]) for r in rows), default=1)
         table.add_column(column, justify="right" if right else "left", min_width=widest)

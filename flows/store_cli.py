@@ -9,21 +9,21 @@
     lightrnn store gc      URL --keep-last K [--grace-seconds S] [--pending-ttl-seconds T]
                                [--dry-run]
 
-Store errors print as one line, `error: ...`, with exit code 2 and no traceback.
+Store errors print as one line, `error: ...`, with exit code 2 and no traceback, as for every
+`lightrnn` command (flows/console.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 import storage
+from flows.console import one_line_errors, print_table
 
 store_app = typer.Typer(
     help="List, inspect, fetch, tag, retract and garbage-collect stored artifacts."
@@ -32,55 +32,46 @@ store_app = typer.Typer(
 UrlArg = Annotated[
     str, typer.Argument(help="Store URL: file:///path, s3://bucket/prefix or memory://name.")
 ]
+PLAIN = {"right": False, "lines": False}  # one row per line: easy to grep and awk
 NameArg = Annotated[str, typer.Argument(help="Artifact name, e.g. corpus/ab12cd/shards.")]
 
 
-@contextlib.contextmanager
-def _store_errors() -> Iterator[None]:
-    """Print store errors as one line and exit 2, as the main CLI does for library errors."""
-    try:
-        yield
-    except storage.StoreError as exc:
-        typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
-        raise typer.Exit(2) from None
-
-
 @store_app.command("ls")
+@one_line_errors
 def ls(
     url: UrlArg,
     prefix: Annotated[str, typer.Argument(help="Only names starting with this.")] = "",
 ) -> None:
     """List artifact names with their number of versions and the latest (not retracted) one."""
-    with _store_errors():
-        store = storage.open_store(url)
-        rows = []
-        for name in store.names(prefix):
-            versions = store.versions(name)
-            valid = [v for v in versions if not v.retracted]
-            if valid:
-                last = valid[-1]
-                row = [last.label, last.kind, _size(last.size), last.created]
-                rows.append([name, str(len(versions)), *row])
-            elif versions:
-                rows.append([name, str(len(versions)), "-", "all retracted", "-", "-"])
+    store = storage.open_store(url)
+    rows = []
+    for name in store.names(prefix):
+        versions = store.versions(name)
+        valid = [v for v in versions if not v.retracted]
+        if valid:
+            last = valid[-1]
+            row = [last.label, last.kind, _size(last.size), last.created]
+            rows.append([name, str(len(versions)), *row])
+        elif versions:
+            rows.append([name, str(len(versions)), "-", "all retracted", "-", "-"])
     if not rows:
         typer.echo(f"no artifacts in {store.url}" + (f" under {prefix!r}" if prefix else ""))
         return
-    typer.echo(_table(["NAME", "VERSIONS", "LATEST", "KIND", "SIZE", "CREATED"], rows))
+    print_table(["NAME", "VERSIONS", "LATEST", "KIND", "SIZE", "CREATED"], rows, **PLAIN)
 
 
 @store_app.command("log")
+@one_line_errors
 def log(url: UrlArg, name: NameArg) -> None:
     """Show every version of NAME, oldest first: when, what, tags, lineage and meta; then the
     retracted ones, with when and why."""
-    with _store_errors():
-        store = storage.open_store(url)
-        versions = store.versions(name)
-        if not versions:
-            store.resolve(name)  # raises the NotFoundError that says what to do
-        aliases: dict[int, list[str]] = {}
-        for alias, number in store.tags(name).items():
-            aliases.setdefault(number, []).append(alias)
+    store = storage.open_store(url)
+    versions = store.versions(name)
+    if not versions:
+        store.resolve(name)  # raises the NotFoundError that says what to do
+    aliases: dict[int, list[str]] = {}
+    for alias, number in store.tags(name).items():
+        aliases.setdefault(number, []).append(alias)
     rows = [
         [
             v.label,
@@ -96,13 +87,14 @@ def log(url: UrlArg, name: NameArg) -> None:
     ]
     headers = ["VERSION", "CREATED", "KIND", "SIZE", "FILES", "TAGS", "PARENTS", "META"]
     typer.echo(f"{name} in {store.url}")
-    typer.echo(_table(headers, rows))
+    print_table(headers, rows, **PLAIN)
     for v in versions:
         if v.retraction is not None:
             typer.echo(f"retracted {v.label} at {v.retraction.retracted}: {v.retraction.reason}")
 
 
 @store_app.command("get")
+@one_line_errors
 def get(
     url: UrlArg,
     name: NameArg,
@@ -112,10 +104,9 @@ def get(
     ] = None,
 ) -> None:
     """Fetch a verified copy of a version and print where it is."""
-    with _store_errors():
-        store = storage.open_store(url)
-        version = store.resolve(name, ref)
-        path = store.get(name, version.number)
+    store = storage.open_store(url)
+    version = store.resolve(name, ref)
+    path = store.get(name, version.number)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
@@ -127,6 +118,7 @@ def get(
 
 
 @store_app.command("tag")
+@one_line_errors
 def tag(
     url: UrlArg,
     name: NameArg,
@@ -134,12 +126,12 @@ def tag(
     alias: Annotated[str, typer.Argument(help="Alias to set, e.g. best or stable.")],
 ) -> None:
     """Point ALIAS of NAME at version REF (aliases move; tagged versions survive gc)."""
-    with _store_errors():
-        version = storage.open_store(url).tag(name, ref, alias)
+    version = storage.open_store(url).tag(name, ref, alias)
     typer.echo(f"{name}:{alias} -> {version.ref}")
 
 
 @store_app.command("retract")
+@one_line_errors
 def retract(
     url: UrlArg,
     name: NameArg,
@@ -147,13 +139,13 @@ def retract(
     reason: Annotated[str, typer.Option(help="Why, shown by `store log`.")],
 ) -> None:
     """Withdraw version REF of NAME: `latest` and resuming skip it; it stays readable by number."""
-    with _store_errors():
-        version = storage.open_store(url).retract(name, ref, reason)
+    version = storage.open_store(url).retract(name, ref, reason)
     retraction = version.retraction or storage.Retraction(reason, "now")  # (always set)
     typer.echo(f"retracted {version.ref} at {retraction.retracted}: {retraction.reason}")
 
 
 @store_app.command("gc")
+@one_line_errors
 def gc(
     url: UrlArg,
     keep_last: Annotated[
@@ -169,21 +161,12 @@ def gc(
     dry_run: Annotated[bool, typer.Option(help="List what would go, delete nothing.")] = False,
 ) -> None:
     """Delete old untagged versions and the objects nothing reaches any more."""
-    with _store_errors():
-        store = storage.open_store(url)
-        report = store.gc(keep_last, grace_seconds, dry_run, pending_ttl_seconds)
+    store = storage.open_store(url)
+    report = store.gc(keep_last, grace_seconds, dry_run, pending_ttl_seconds)
     verb = "would delete" if report.dry_run else "deleted"
     for ref in report.deleted_versions:
         typer.echo(f"{verb} {ref}")
     typer.echo(report.summary())
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces."""
-    widths = [max(len(str(r[i])) for r in [headers, *rows]) for i in range(len(headers))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
-    header = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    return "\n".join(line.rstrip() for line in [header, *lines])
 
 
 def _size(n: int) -> str:
