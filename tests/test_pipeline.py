@@ -241,3 +241,36 @@ def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
     assert len(reports) == 1
     summary = store.resolve(reports[0]).meta["summary"]
     assert json.dumps(summary) and summary["profile"] == "tiny"
+
+
+def test_two_identical_runs_at_once_never_interfere(prefect_server, corpus, tmp_path):
+    """The run lease: a second identical run exits at once naming the holder, or (asked to
+    wait) waits for the first and then reuses every artifact it made."""
+    url = f"file://{tmp_path}/store"
+    args = ["--corpus", str(corpus), "--profile", "tiny", "--store", url, *QUICK]
+    first = _run_cli(args, prefect_server)
+    leases = tmp_path / "store" / "leases" / "runs"
+    deadline = time.monotonic() + 300
+    while not list(leases.glob("*/e*.json")):
+        assert first.poll() is None, first.communicate()[0].decode()[-3000:]
+        assert time.monotonic() < deadline, "the first run never took its lease"
+        time.sleep(0.05)
+    busy = _run_cli(args, prefect_server)
+    waiting = _run_cli([*args, "--set", "pipeline.wait_minutes=10"], prefect_server)
+    out, _ = busy.communicate(timeout=300)
+    last = out.decode().strip().splitlines()[-1]
+    assert busy.returncode == 2 and last.startswith("error: run ")
+    assert "is being trained by another process" in last and "pipeline.wait_minutes" in last
+    out_first, _ = first.communicate(timeout=600)
+    out_waiting, _ = waiting.communicate(timeout=600)
+    assert first.returncode == 0, out_first.decode()[-3000:]
+    assert waiting.returncode == 0, out_waiting.decode()[-3000:]
+    text = out_waiting.decode()
+    assert "is held by another process" in text  # it logged who held the run while waiting
+    store = storage.open_store(url)
+    run = next(leases.iterdir()).name
+    assert len(store.versions(f"runs/{run}/round-1/model")) == 1  # one lineage, not two
+    assert len(store.versions(f"runs/{run}/final")) == 1
+
+
+QUICK = ["--set", "train.max_steps=150", "--set", "costs.max_tokens=5000"]
