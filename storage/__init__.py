@@ -33,22 +33,30 @@ from storage.markers import Timings
 from storage.redact import redact_url
 from storage.retry import DEFAULT_RETRY_SECONDS, RetryPolicy
 from storage.store import Store
-from storage.urls import default_cache_dir, default_store_url, open_objects
+from storage.urls import (
+    default_cache_dir,
+    default_retry_seconds,
+    default_store_url,
+    open_objects,
+)
 from storage.version import Retraction, Version
 
 
 def open_store(
     url: str | None = None,
     cache_dir: str | Path | None = None,
-    retry_seconds: float = DEFAULT_RETRY_SECONDS,
+    retry_seconds: float | None = None,
     timings: Timings | None = None,
 ) -> Store:
     """The store at `url` (default: `default_store_url()`), checked reachable before use.
 
     While the store is unavailable (S3 endpoint down, timeouts, 5xx, SlowDown), each operation
-    is retried with exponential backoff for up to `retry_seconds` (default 90; 0 tries once),
-    then raises StoreUnavailableError. An endpoint this process never reached fails at once.
+    is retried with exponential backoff for up to `retry_seconds` (default
+    $LIGHTRNN_STORE_RETRY_SECONDS, else 90; 0 tries once), then raises StoreUnavailableError.
+    An endpoint this process never reached fails at once.
     `timings`: clocks of the commit/gc protocol and of leases (tests shorten them)."""
+    if retry_seconds is None:
+        retry_seconds = default_retry_seconds(DEFAULT_RETRY_SECONDS)
     retry = RetryPolicy(budget_seconds=retry_seconds)
     objects = open_objects(url if url is not None else default_store_url(), retry=retry)
     objects.probe()

@@ -56,8 +56,8 @@ class RetryPolicy:
                         raise  # asked to try once: the error as it came
                     raise StoreUnavailableError(
                         f"{exc} (retried for {elapsed:.1f} s, {tries} attempt(s); the store "
-                        f"retries for retry_seconds={self.budget_seconds:g}: pass a larger "
-                        "retry_seconds to open_store to ride out longer outages)"
+                        f"retries for {self.budget_seconds:g} s: set LIGHTRNN_STORE_RETRY_SECONDS "
+                        "(or open_store's retry_seconds) higher to ride out longer outages)"
                     ) from exc
                 wait = min(delay * random.uniform(0.8, 1.2), self.max_delay, left)
                 log.warning("%s unavailable, retrying in %.1f s: %s", what, wait, exc)

@@ -21,6 +21,23 @@ SCHEMES = ("file", "memory", "s3")
 APP_DIR = "lightrnn-flow"
 
 
+RETRY_ENV = "LIGHTRNN_STORE_RETRY_SECONDS"
+
+
+def default_retry_seconds(default: float, env: Mapping[str, str] | None = None) -> float:
+    """How long store calls ride out an outage: $LIGHTRNN_STORE_RETRY_SECONDS, else `default`."""
+    env = os.environ if env is None else env
+    raw = env.get(RETRY_ENV)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise InvalidInputError(
+            f"{RETRY_ENV}={raw!r} is not a number of seconds: set it to e.g. 300, or unset it"
+        ) from None
+
+
 def default_store_url(env: Mapping[str, str] | None = None) -> str:
     """file:// URL of the default store: $XDG_DATA_HOME (or ~/.local/share)/lightrnn-flow/store."""
     env = os.environ if env is None else env

@@ -46,6 +46,8 @@ def code_version() -> str:
 
 
 def open_store(url: str) -> storage.Store:
+    """The run's store; transient failures are retried for $LIGHTRNN_STORE_RETRY_SECONDS
+    (default 90 s) before the task fails (and Prefect retries it, after 10 then 60 s)."""
     return storage.open_store(url)
 
 
@@ -75,8 +77,8 @@ def retry_on_transient(_task: Task, _run: TaskRun, state: State) -> bool:
 
 
 RETRIES: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": [10, 30, 90],  # after the store's own retries with backoff
+    "retries": 2,
+    "retry_delay_seconds": [10, 60],  # after the store's own retries with backoff
     "retry_condition_fn": retry_on_transient,
 }
 
