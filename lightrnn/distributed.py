@@ -1,0 +1,112 @@
+"""Data parallelism on PyTorch's own engine (torch.distributed, DDP), launched by torchrun.
+
+Each of the `size` processes trains on its own rows of the batch: the stream is cut into
+batch_size x size rows (the global batch) and process r reads rows [r * batch_size, (r + 1) *
+batch_size). DistributedDataParallel averages the gradients, so after every step all processes
+hold the same parameters, equal (within float tolerance) to one process on the whole batch.
+Evaluation and cost accumulation split the stream's segments over the processes and add their
+sums (float64), so every process sees the single-process numbers.
+
+    world = init_world()            # from torchrun's environment; None when run alone
+    trainer = Trainer(model, train, valid, config, world=world)
+
+Backends: `nccl` on CUDA, `gloo` on the CPU; host-side reductions (numpy sums, objects) always
+go through a gloo group, so they work whatever the device.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from lightrnn.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes."""
+
+    rank: int  # 0 .. size - 1; rank 0 reports and checkpoints
+    size: int
+    local_rank: int  # on this machine: which GPU to use
+    host_group: Any  # a gloo process group for host-side reductions
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def device(self) -> torch.device:
+        """This process's device: its own GPU (by local rank) when CUDA is there, else CPU."""
+        if torch.cuda.is_available():
+            return torch.device("cuda", self.local_rank % torch.cuda.device_count())
+        return torch.device("cpu")
+
+    def part(self) -> tuple[int, int]:
+        """(rank, size): which share of the evaluation segments is this process's."""
+        return self.rank, self.size
+
+    # -- reductions ------------------------------------------------------------------------
+
+    def sum(self, values: torch.Tensor) -> torch.Tensor:
+        """Element-wise sum over all processes of a float64 tensor (on the host)."""
+        values = values.detach().to("cpu", torch.float64).clone()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM, group=self.host_group)
+        return values
+
+    def sum_array_to_main(self, array: np.ndarray) -> np.ndarray:
+        """Element-wise sum of a numpy array over all processes, on rank 0 (others: theirs)."""
+        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        dist.reduce(tensor, dst=0, op=dist.ReduceOp.SUM, group=self.host_group)
+        return tensor.numpy()
+
+    def gather(self, obj: Any) -> list[Any]:
+        """Every process's `obj`, in rank order, on every process."""
+        out: list[Any] = [None] * self.size
+        dist.all_gather_object(out, obj, group=self.host_group)
+        return out
+
+    def from_main(self, obj: Any) -> Any:
+        """Rank 0's `obj`, on every process."""
+        box = [obj]
+        dist.broadcast_object_list(box, src=0, group=self.host_group)
+        return box[0]
+
+    def any(self, flag: bool) -> bool:
+        """True on every process when `flag` is True on any."""
+        return bool(self.sum(torch.tensor([float(flag)]))[0] > 0)
+
+
+def launched() -> bool:
+    """True in a process started by torchrun (or any launcher that sets WORLD_SIZE > 1)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init_world(timeout_s: float = 600.0) -> World | None:
+    """Join the process group torchrun set up (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR/PORT
+    in the environment); None when this process runs alone. A peer that stops answering makes
+    collectives fail after `timeout_s` instead of hanging."""
+    if not launched():
+        return None
+    if not dist.is_available():
+        raise ConfigError("this PyTorch build has no torch.distributed: train with nproc=1")
+    timeout = datetime.timedelta(seconds=timeout_s)
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if backend == "nccl":
+        torch.cuda.set_device(local_rank % torch.cuda.device_count())
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend, timeout=timeout)
+    host = dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" else dist.group.WORLD
+    return World(dist.get_rank(), dist.get_world_size(), local_rank, host)
+
+
+def leave_world(world: World | None) -> None:
+    """Leave the process group (after the last collective)."""
+    if world is not None and dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,73 @@
+"""The processes of a distributed round (see tasks/launch.py):
+
+    python -m tasks.worker agent [torchrun options] -m tasks.worker train JOB.json
+        torchrun's agent, made to die with the task that started it (no orphaned processes)
+    python -m tasks.worker train JOB.json
+        one training process: joins the process group, trains its rows; rank 0 commits
+        checkpoints and the model, prints progress lines (`PROGRESS {json}`) for the task
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+
+PROGRESS = "PROGRESS "
+RESULT = "RESULT "
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(sig: signal.Signals) -> None:
+    """Ask the kernel to send `sig` to this process when its parent dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: the process group only
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(sig))
+
+
+def agent(argv: list[str]) -> None:
+    """torchrun, terminated (it then stops its workers) when the launching task dies."""
+    die_with_parent(signal.SIGTERM)
+    from torch.distributed.run import main
+
+    main(argv)
+
+
+def train(job_path: str) -> None:
+    """One training process of the round in `job_path` (a RoundJob as JSON)."""
+    die_with_parent(signal.SIGKILL)  # the agent gone, never train on alone
+    from pydantic import TypeAdapter
+
+    import storage
+    from lightrnn.distributed import init_world, leave_world
+    from tasks.refs import RoundJob
+    from tasks.training import train_round
+
+    job = TypeAdapter(RoundJob).validate_json(Path(job_path).read_bytes())
+    world = init_world()
+    rank = world.rank if world else 0
+    logging.basicConfig(level=logging.INFO, format=f"[rank {rank}] %(message)s", stream=sys.stdout)
+    log = logging.getLogger("lightrnn.worker")
+    store = storage.open_store(job.store_url)
+
+    def progress(p: object) -> None:
+        print(PROGRESS + json.dumps(dataclasses.asdict(p)), flush=True)  # type: ignore[arg-type]
+
+    info = train_round(job, store, log, progress, world)
+    if info is not None:
+        print(RESULT + json.dumps({"name": info.ref.name, "version": info.ref.version}), flush=True)
+    leave_world(world)
+
+
+if __name__ == "__main__":
+    mode, *rest = sys.argv[1:]
+    if mode == "agent":
+        agent(rest)
+    elif mode == "train":
+        train(rest[0])
+    else:
+        raise SystemExit(f"usage: python -m tasks.worker agent|train ...; got {mode!r}")
