@@ -188,7 +188,7 @@ def evaluate(
 ) -> None:
     """Perplexity of a model on any text (tokenized like its training corpus)."""
     from flows.models import evaluate_text
-    from tasks.monitor import terminal_progress
+    from tasks.terminal import terminal_progress
 
     with terminal_progress("evaluating", "tokens") as progress:
         result = evaluate_text(model, text, store, batch_size, progress)
@@ -208,7 +208,7 @@ def score(
 ) -> None:
     """Score each line of a text on its own: log-probability, tokens, perplexity, <unk>."""
     from flows.models import score_lines
-    from tasks.monitor import terminal_progress
+    from tasks.terminal import terminal_progress
 
     with terminal_progress("scoring", "lines") as progress:
         scores = score_lines(model, text, store, progress)

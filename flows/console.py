@@ -15,12 +15,18 @@ from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from lightrnn.errors import LightRNNError
 from storage.errors import StoreError, redact
 
 console = Console(soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
-EXPECTED = (LightRNNError, StoreError)
+
+
+def _expected() -> tuple[type[Exception], ...]:
+    """The errors that mean bad input or an unavailable service, not a bug (imported late:
+    `lightrnn store` commands never load the model library)."""
+    from lightrnn.errors import LightRNNError
+
+    return (LightRNNError, StoreError)
 
 
 def fail(message: str) -> typer.Exit:
@@ -36,8 +42,10 @@ def one_line_errors(command: F) -> F:
     def run(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except EXPECTED as exc:
-            raise fail(str(exc)) from None
+        except Exception as exc:
+            if isinstance(exc, _expected()):
+                raise fail(str(exc)) from None
+            raise
 
     return run  # type: ignore[return-value]
 

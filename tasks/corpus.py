@@ -23,9 +23,9 @@ from lightrnn.corpus import CorpusConfig, find_splits, prepare
 from lightrnn.corpus.inputs import shown
 from lightrnn.errors import ConfigError
 from tasks import names
-from tasks.monitor import terminal_progress
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import RETRIES, find, open_store
+from tasks.terminal import terminal_progress
 
 ROOTS_ENV = "LIGHTRNN_CORPUS_ROOTS"
 SECRETS_ENV = "LIGHTRNN_CORPUS_SECRETS"  # {concealed URL: URL}, this process and its children

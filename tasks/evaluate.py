@@ -11,9 +11,9 @@ from lightrnn.corpus import open_split
 from lightrnn.evaluate import evaluate
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, to_json
-from tasks.monitor import terminal_progress
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import Output, store_task
+from tasks.terminal import terminal_progress
 
 
 @store_task(

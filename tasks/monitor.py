@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import sys
 import time
-from collections.abc import Iterator
 from types import TracebackType
 
 from prefect import get_run_logger
@@ -14,13 +12,11 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    MofNCompleteColumn,
     Progress,
     TextColumn,
     TimeRemainingColumn,
 )
 
-from lightrnn.progress import ProgressFn
 from lightrnn.train import TrainProgress, TrainResult
 
 
@@ -104,24 +100,3 @@ class TrainingMonitor:
         summary = f"{result.stop_reason} after {result.steps:,} steps{valid}"
         update_progress_artifact(self.artifact_id, 100.0, description=f"{self.title}: {summary}")
         self.logger.info("%s: %s", self.title, summary)
-
-
-@contextlib.contextmanager
-def terminal_progress(title: str, unit: str = "") -> Iterator[ProgressFn]:
-    """A progress bar on a terminal (stderr), nothing when piped: yields a (done, total)
-    callback for any counted pass (corpus bytes, tokens scored, texts, files)."""
-    if not sys.stderr.isatty():
-        yield lambda _done, _total: None
-        return
-    bar = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn(unit),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-        transient=True,
-    )
-    task = bar.add_task(title, total=None)
-    with bar:
-        yield lambda done, total: bar.update(task, completed=done, total=total)

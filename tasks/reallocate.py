@@ -10,9 +10,9 @@ from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, get_table, put_table
-from tasks.monitor import terminal_progress
 from tasks.refs import CorpusInfo, Reallocation, Ref
 from tasks.store_task import Output, store_task, the_ref
+from tasks.terminal import terminal_progress
 
 
 @store_task("accumulate-costs", output=lambda p: names.costs(p["model_ref"]), found=the_ref)

@@ -218,7 +218,8 @@ def test_of_racing_processes_exactly_one_wins(
     while len(list(tmp_path.glob("ready-*"))) < racers:
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
         time.sleep(0.05)
-    (tmp_path / "go").write_text(str(time.time() + 0.5))
+    (tmp_path / "go.tmp").write_text(str(time.time() + 0.5))
+    (tmp_path / "go.tmp").rename(tmp_path / "go")  # atomic: no racer reads it half written
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()[-3000:]

@@ -107,11 +107,14 @@ def test_the_ui_shows_the_run_its_rounds_and_artifacts(prefect_api, chromium, tm
     test_ppl = re.search(r"test ppl ([\d.]+)", done.stdout).group(1)
     run_key = re.search(r"LightRNN rounds \(run ([0-9a-f]+)\)", done.stdout).group(1)
 
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
+
     with get_client(sync_client=True) as client:
-        runs = {r.name: r for r in client.read_flow_runs()}
+        (parent,) = [r for r in client.read_flow_runs() if r.name == "lightrnn-tiny-ui-corpus"]
+        children = FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[parent.id]))
+        runs = {r.name: r for r in client.read_flow_runs(flow_run_filter=children)}
         newest_last = sorted(client.read_artifacts(), key=lambda a: a.created)
         artifacts = {a.key: a for a in newest_last}  # the newest version of each key
-    parent = runs["lightrnn-tiny-ui-corpus"]
     shots = Path(os.environ.get("LIGHTRNN_UI_SCREENSHOTS") or tmp_path / "shots")
     shots.mkdir(parents=True, exist_ok=True)
     browser = Browser(chromium, prefect_api.api_url.removesuffix("/api"), tmp_path / "p", shots)
