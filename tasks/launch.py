@@ -43,10 +43,18 @@ def torchrun_options(cfg: TrainConfig, run_id: str) -> list[str]:
     host, _, port = cfg.rdzv_endpoint.rpartition(":")
     options.append(f"--nnodes={cfg.nnodes}")
     if cfg.node_rank >= 0:  # static rendezvous: every node knows its rank
-        return [*options, f"--node-rank={cfg.node_rank}", f"--master-addr={host}",
-                f"--master-port={port}"]
-    return [*options, "--rdzv-backend=c10d", f"--rdzv-endpoint={cfg.rdzv_endpoint}",
-            f"--rdzv-id={run_id}"]
+        return [
+            *options,
+            f"--node-rank={cfg.node_rank}",
+            f"--master-addr={host}",
+            f"--master-port={port}",
+        ]
+    return [
+        *options,
+        "--rdzv-backend=c10d",
+        f"--rdzv-endpoint={cfg.rdzv_endpoint}",
+        f"--rdzv-id={run_id}",
+    ]
 
 
 def launch_round(
@@ -61,13 +69,30 @@ def launch_round(
         job_path = Path(tmp) / "job.json"
         job_path.write_bytes(TypeAdapter(RoundJob).dump_json(job))
         run_id = f"{job.run_key}-round-{job.round_index}"
-        command = [sys.executable, "-m", "tasks.worker", "agent", *torchrun_options(cfg, run_id),
-                   "-m", "tasks.worker", "train", str(job_path)]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": os.environ.get(
-            "OMP_NUM_THREADS", "1")}
+        command = [
+            sys.executable,
+            "-m",
+            "tasks.worker",
+            "agent",
+            *torchrun_options(cfg, run_id),
+            "-m",
+            "tasks.worker",
+            "train",
+            str(job_path),
+        ]
+        env = {
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"),
+        }
         proc = subprocess.Popen(
-            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True, cwd=Path(__file__).resolve().parents[1],
+            command,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parents[1],
         )
         tail: deque[str] = deque(maxlen=30)
         result: dict[str, Any] = {}
@@ -77,9 +102,9 @@ def launch_round(
                 line = line.rstrip("\n")
                 if line.startswith(PROGRESS):
                     if progress is not None:
-                        progress(TrainProgress(**json.loads(line[len(PROGRESS):])))
+                        progress(TrainProgress(**json.loads(line[len(PROGRESS) :])))
                 elif line.startswith(RESULT):
-                    result = json.loads(line[len(RESULT):])
+                    result = json.loads(line[len(RESULT) :])
                 else:
                     tail.append(line)
                     log(line)

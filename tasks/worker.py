@@ -1,10 +1,10 @@
 """The processes of a distributed round (see tasks/launch.py):
 
-    python -m tasks.worker agent [torchrun options] -m tasks.worker train JOB.json
-        torchrun's agent, made to die with the task that started it (no orphaned processes)
-    python -m tasks.worker train JOB.json
-        one training process: joins the process group, trains its rows; rank 0 commits
-        checkpoints and the model, prints progress lines (`PROGRESS {json}`) for the task
+python -m tasks.worker agent [torchrun options] -m tasks.worker train JOB.json
+    torchrun's agent, made to die with the task that started it (no orphaned processes)
+python -m tasks.worker train JOB.json
+    one training process: joins the process group, trains its rows; rank 0 commits
+    checkpoints and the model, prints progress lines (`PROGRESS {json}`) for the task
 """
 
 from __future__ import annotations
