@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from lightrnn.data import TokenStream
+from lightrnn.distributed import World
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.evaluate import Prefix, device_windows
 from lightrnn.lm import eval_mode
@@ -79,8 +80,11 @@ def accumulate_costs(
     stream: TokenStream,
     config: CostConfig | None = None,
     progress: ProgressFn | None = None,
+    world: World | None = None,
 ) -> Costs:
-    """One pass of the fixed `model` over `stream`, accumulating l_r and l_c for every word."""
+    """One pass of the fixed `model` over `stream`, accumulating l_r and l_c for every word.
+    In a `world`, each process reads its share of the segments; the sums (float64 where the
+    master is) end on rank 0, the others' are partial."""
     cfg = config or CostConfig()
     start = time.perf_counter()
     if cfg.max_tokens:
@@ -105,7 +109,8 @@ def accumulate_costs(
 
     state = None
     with eval_mode(model):
-        for ids, mask in device_windows(model, stream, cfg.batch_size, cfg.bptt, "cost stream"):
+        windows = device_windows(model, stream, cfg.batch_size, cfg.bptt, "cost stream", world)
+        for ids, mask in windows:
             lp_rows, lp_cols, state = model.factor_log_probs(ids, state)  # [B, T, R], [B, T, C]
             flat_mask = mask.flatten()
             words = ids.flatten()[flat_mask]  # [N]
@@ -121,4 +126,10 @@ def accumulate_costs(
             if progress:
                 progress(done, len(stream))
         flush()
-    return Costs(master_r, master_c, counts.cpu().numpy(), done, time.perf_counter() - start)
+    counts_np = counts.cpu().numpy()
+    if world is not None:
+        master_r = world.sum_array_to_main(master_r)
+        master_c = world.sum_array_to_main(master_c)
+        counts_np = world.sum_array_to_main(counts_np)
+        done = int(counts_np.sum()) if world.is_main else done
+    return Costs(master_r, master_c, counts_np, done, time.perf_counter() - start)

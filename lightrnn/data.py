@@ -52,21 +52,33 @@ class Batches:
     """
 
     def __init__(
-        self, stream: TokenStream, batch_size: int, bptt: int, vocab_size: int | None = None
+        self,
+        stream: TokenStream,
+        batch_size: int,
+        bptt: int,
+        vocab_size: int | None = None,
+        part: tuple[int, int] = (0, 1),
     ) -> None:
-        if batch_size < 1 or bptt < 1:
-            raise DataError(f"batch_size={batch_size} and bptt={bptt} must both be at least 1")
-        n = len(stream)
-        if n < batch_size:
+        """`part=(k, n)`: the stream is cut into batch_size x n rows and this reads rows
+        k * batch_size .. (k + 1) * batch_size - 1 (process k of n in data-parallel training)."""
+        k, parts = part
+        if batch_size < 1 or bptt < 1 or parts < 1 or not 0 <= k < parts:
             raise DataError(
-                f"the token stream has {n} ids, fewer than batch_size={batch_size}: "
-                "use a longer text or a smaller batch size"
+                f"batch_size={batch_size} and bptt={bptt} must be at least 1, and part={part} "
+                "a (k, n) with 0 <= k < n"
+            )
+        n = len(stream)
+        if n < batch_size * parts:
+            raise DataError(
+                f"the token stream has {n} ids, fewer than batch_size={batch_size} x "
+                f"{parts} process(es): use a longer text or a smaller batch size"
             )
         self.stream = stream
         self.batch_size = batch_size
         self.bptt = bptt
         self.vocab_size = vocab_size
-        self.row_len = n // batch_size
+        self.first_row = k * batch_size
+        self.row_len = n // (batch_size * parts)
 
     def __len__(self) -> int:
         return -(-self.row_len // self.bptt)
@@ -83,7 +95,7 @@ class Batches:
         stop = min(start + self.bptt, self.row_len)
         rows = [
             self.stream[b * self.row_len + start : b * self.row_len + stop]
-            for b in range(self.batch_size)
+            for b in range(self.first_row, self.first_row + self.batch_size)
         ]
         ids = np.stack(rows).astype(np.int64, copy=False)  # [B, T]
         if self.vocab_size is not None:
@@ -95,12 +107,13 @@ class Batches:
 
 
 def eval_windows(
-    stream: TokenStream, batch_size: int, bptt: int
+    stream: TokenStream, batch_size: int, bptt: int, part: tuple[int, int] = (0, 1)
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Windows that cover *every* id of the stream once: (ids [B, T], mask [B, T] bool).
 
     Rows differ in length by at most one; padded positions have mask False. Evaluation with
     batch_size=1 gives exactly the log-likelihood of the stream read from the initial state.
+    `part=(k, n)`: only the segments b with b % n == k (process k of n; together, all of them).
     """
     n = len(stream)
     if n == 0:
@@ -110,6 +123,11 @@ def eval_windows(
     lengths = [base + (1 if b < extra else 0) for b in range(batch_size)]
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     row_len = lengths[0]
+    mine = list(range(part[0], batch_size, part[1]))
+    lengths, starts = [lengths[b] for b in mine], [starts[b] for b in mine]
+    batch_size = len(mine)
+    if batch_size == 0:  # more processes than segments: nothing to read here
+        return
     for start in range(0, row_len, bptt):
         stop = min(start + bptt, row_len)
         ids = np.zeros((batch_size, stop - start), dtype=np.int64)

@@ -101,9 +101,35 @@ def init_world(timeout_s: float = 600.0) -> World | None:
     if backend == "nccl":
         torch.cuda.set_device(local_rank % torch.cuda.device_count())
     if not dist.is_initialized():
-        dist.init_process_group(backend=backend, timeout=timeout)
-    host = dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" else dist.group.WORLD
+        rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+        dist.init_process_group(
+            backend=backend,
+            store=_store(rank, size, timeout),
+            rank=rank,
+            world_size=size,
+            timeout=timeout,
+        )
+    host = (
+        dist.new_group(backend="gloo", timeout=timeout) if backend != "gloo" else dist.group.WORLD
+    )
     return World(dist.get_rank(), dist.get_world_size(), local_rank, host)
+
+
+def _store(rank: int, size: int, timeout: datetime.timedelta) -> dist.Store:
+    """The rendezvous store, its keys apart for each restart of the workers: after a restart
+    the new processes must not read the addresses the dead ones published (they would wait
+    on them forever)."""
+    agent_hosts = os.environ.get("TORCHELASTIC_USE_AGENT_STORE") == "True"
+    store = dist.TCPStore(
+        host_name=os.environ["MASTER_ADDR"],
+        port=int(os.environ["MASTER_PORT"]),
+        world_size=size,
+        is_master=rank == 0 and not agent_hosts,
+        timeout=timeout,
+        wait_for_workers=False,
+    )
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    return dist.PrefixStore(f"lightrnn/attempt-{attempt}", store)
 
 
 def leave_world(world: World | None) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from lightrnn.data import TokenStream, check_ids, eval_windows
+from lightrnn.distributed import World
 from lightrnn.lm import RecurrentLM, eval_mode
 from lightrnn.progress import ProgressFn
 
@@ -46,12 +47,19 @@ class Prefix:
 
 
 def device_windows(
-    model: RecurrentLM, stream: TokenStream, batch_size: int, bptt: int, where: str
+    model: RecurrentLM,
+    stream: TokenStream,
+    batch_size: int,
+    bptt: int,
+    where: str,
+    world: World | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """`eval_windows` checked against the vocabulary and moved to the model's device:
-    (ids [B, T], mask [B, T]); every id of the stream once."""
+    (ids [B, T], mask [B, T]); every id of the stream once (this process's share of the
+    segments in a `world`)."""
     device = model.device
-    for ids, mask in eval_windows(stream, batch_size, bptt):
+    part = world.part() if world is not None else (0, 1)
+    for ids, mask in eval_windows(stream, batch_size, bptt, part):
         check_ids(ids.numpy()[mask.numpy()], model.vocab_size, where)
         yield ids.to(device, non_blocking=True), mask.to(device)
 
@@ -63,13 +71,15 @@ def _scored(
     bptt: int,
     max_tokens: int | None,
     progress: ProgressFn | None = None,
+    world: World | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """(log_probs float64 [B, T], mask [B, T]) per window, on the model's device, in eval mode."""
     if max_tokens is not None:
         stream = Prefix(stream, max_tokens)
     state, done = None, 0
+    windows = device_windows(model, stream, batch_size, bptt, "evaluation stream", world)
     with eval_mode(model):
-        for ids, mask in device_windows(model, stream, batch_size, bptt, "evaluation stream"):
+        for ids, mask in windows:
             out = model(ids, state)
             state = out.state
             yield out.log_probs.double(), mask
@@ -85,14 +95,19 @@ def evaluate(
     bptt: int = 35,
     max_tokens: int | None = None,
     progress: ProgressFn | None = None,
+    world: World | None = None,
 ) -> EvalResult:
-    """Mean NLL and perplexity of `model` on `stream` (optionally its first `max_tokens` ids)."""
+    """Mean NLL and perplexity of `model` on `stream` (optionally its first `max_tokens` ids);
+    in a `world`, each process scores its share of the segments and the sums are added."""
     start = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=model.device)
     count = 0
-    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens, progress):
+    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens, progress, world):
         total += log_probs[mask].sum()
         count += int(mask.sum())
+    if world is not None:
+        total, count = world.sum(torch.stack([total.cpu(), torch.tensor(float(count))]))
+        count = int(count)
     return EvalResult(nll=-float(total) / count, tokens=count, seconds=time.perf_counter() - start)
 
 

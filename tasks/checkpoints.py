@@ -14,6 +14,7 @@ from typing import Any
 
 import storage
 from lightrnn.checkpoint import TRAINER_STATE, load_tensors, tensors_to_bytes
+from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError
 from lightrnn.train import Trainer, state_is_finite
 from storage.errors import StoreError
@@ -49,8 +50,26 @@ class CheckpointTarget:
         )
         return Ref.of(version)
 
-    def resume(self, trainer: Trainer, log: logging.Logger | logging.LoggerAdapter) -> Ref | None:
-        """Load the newest valid checkpoint into `trainer`; its ref, or None to start afresh."""
+    def resume(
+        self,
+        trainer: Trainer,
+        log: logging.Logger | logging.LoggerAdapter,
+        world: World | None = None,
+    ) -> Ref | None:
+        """Load the newest valid checkpoint into `trainer`; its ref, or None to start afresh.
+        In a world, rank 0 chooses and every process loads that same version."""
+        chosen = None
+        if world is None or world.is_main:
+            chosen = self._choose(trainer, log)
+        if world is None:
+            return chosen
+        chosen = world.from_main(chosen)
+        if chosen is not None and not world.is_main:
+            data = self.store.read_bytes(chosen.name, chosen.version, TRAINER_STATE)
+            trainer.load_state_dict(load_tensors(data))
+        return chosen
+
+    def _choose(self, trainer: Trainer, log: logging.Logger | logging.LoggerAdapter) -> Ref | None:
         if not self.store.exists(self.name):
             return None
         for version in reversed(self.store.versions(self.name)):

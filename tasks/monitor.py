@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from lightrnn.train import TrainProgress, TrainResult
+from lightrnn.train import TrainProgress
 
 
 def describe(p: TrainProgress) -> str:
@@ -95,8 +95,9 @@ class TrainingMonitor:
             self.logger.info("%s: %s", self.title, line)
             self._last_log = now
 
-    def finish(self, result: TrainResult) -> None:
-        valid = f", valid ppl {result.valid_ppl:.2f}" if result.valid_ppl is not None else ""
-        summary = f"{result.stop_reason} after {result.steps:,} steps{valid}"
+    def finish(self, stop_reason: str, steps: int, valid_ppl: float | None) -> None:
+        shown = valid_ppl is not None and math.isfinite(valid_ppl)
+        valid = f", valid ppl {valid_ppl:.2f}" if shown else ""
+        summary = f"{stop_reason} after {steps:,} steps{valid}"
         update_progress_artifact(self.artifact_id, 100.0, description=f"{self.title}: {summary}")
         self.logger.info("%s: %s", self.title, summary)

@@ -50,6 +50,7 @@ class ModelInfo:
     tokens_per_s: float
     seconds: float
     parameters: int
+    processes: int = 1  # training processes (the global batch is batch_size x processes)
 
 
 @dataclass(frozen=True)

@@ -70,13 +70,15 @@ class PipelineConfig:
 
 
 # What changes a run's outputs; pipeline fields about speed and coordination do not.
-RESULT_FIELDS = {
+RESULT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "model": None,
     "train": None,
     "costs": None,
     "allocate": None,
     "pipeline": ("seed",),  # rounds already trained stay valid with a new max_rounds
 }
+# Where and how a run's processes start, not what they compute: a run resumes under others.
+LAUNCH_FIELDS = ("nproc", "nnodes", "node_rank", "rdzv_endpoint", "max_restarts")
 SECTIONS: dict[str, type] = {
     "model": ModelSettings,
     "corpus": CorpusConfig,
@@ -124,7 +126,11 @@ class RunSettings:
         out: dict[str, Any] = {}
         for section, fields in RESULT_FIELDS.items():
             values = dataclasses.asdict(getattr(self, section))
-            out[section] = {k: v for k, v in values.items() if fields is None or k in fields}
+            out[section] = {
+                k: v
+                for k, v in values.items()
+                if (fields is None or k in fields) and k not in LAUNCH_FIELDS
+            }
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -6,8 +6,9 @@ state.py   TrainState (what a checkpoint holds), TrainProgress, TrainResult
 """
 
 from lightrnn.train.config import OPTIMIZERS, TrainConfig, resolve_device
-from lightrnn.train.loop import CheckpointFn, Trainer, TrainProgressFn, train_step
+from lightrnn.train.loop import CheckpointFn, Trainer, TrainProgressFn
 from lightrnn.train.state import TrainProgress, TrainResult, TrainState, state_is_finite
+from lightrnn.train.step import train_step
 
 __all__ = [
     "OPTIMIZERS",

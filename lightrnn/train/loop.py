@@ -23,15 +23,19 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from lightrnn.data import Batches, TokenStream
+from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
-from lightrnn.lm import RecurrentLM, State
+from lightrnn.lm import RecurrentLM
 from lightrnn.train.config import TrainConfig, resolve_device
 from lightrnn.train.state import TrainProgress, TrainResult, TrainState, cpu_copy
+from lightrnn.train.step import Diverged, Report, train_step
 
-STATE_FORMAT = 2
+STATE_FORMAT = 3
+RANK_SEED = 1_000_003  # process k draws dropout masks from seed + k * RANK_SEED
 
 
 TrainProgressFn = Callable[[TrainProgress], None]
@@ -56,11 +60,20 @@ class Trainer:
         checkpoint: CheckpointFn | None = None,
         checkpoint_steps: int = 0,
         checkpoint_seconds: float = 0.0,
+        world: World | None = None,
     ) -> None:
         self.config = config
-        self.device = resolve_device(config.device)
+        self.world = world
+        self.device = resolve_device(config.device) if world is None else world.device()
         self.model = model.to(self.device)
-        self.batches = Batches(train, config.batch_size, config.bptt, vocab_size=model.vocab_size)
+        part = world.part() if world is not None else (0, 1)
+        self.batches = Batches(train, config.batch_size, config.bptt, model.vocab_size, part)
+        # The module the steps run: the model itself, or DDP around it (gradients averaged
+        # over the processes in backward; the table buffers are the same everywhere).
+        self.net: torch.nn.Module = self.model
+        if world is not None:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DDP(self.model, device_ids=ids, forward_sync_buffers=False)
         self.valid = valid
         self.progress_fn = progress
         self.checkpoint_fn = checkpoint
@@ -77,10 +90,10 @@ class Trainer:
             threshold_mode="rel",
         )
         self.state = TrainState()
-        self._rng_cpu = torch.Generator().manual_seed(config.seed).get_state()
-        self._rng_cuda = self._seeded_cuda_rng(config.seed)
+        self._seed_rng(config.seed + RANK_SEED * (world.rank if world else 0))
         self._running = False
         self._last_good: dict[str, Any] | None = None  # rollback target (on_diverge="rollback")
+        self._gathered: dict[str, Any] | None = None  # the state being checkpointed (a world)
         self.last_window_len = 0
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
@@ -91,12 +104,14 @@ class Trainer:
             )
         return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
 
-    def _seeded_cuda_rng(self, seed: int) -> torch.Tensor | None:
-        if self.device.type != "cuda":
-            return None
-        with torch.random.fork_rng(devices=[self.device]):
-            torch.cuda.manual_seed(seed)
-            return torch.cuda.get_rng_state(self.device)
+    def _seed_rng(self, seed: int) -> None:
+        """The trainer's own RNG streams (dropout), apart from the process's global one."""
+        self._rng_cpu = torch.Generator().manual_seed(seed).get_state()
+        self._rng_cuda = None
+        if self.device.type == "cuda":
+            with torch.random.fork_rng(devices=[self.device]):
+                torch.cuda.manual_seed(seed)
+                self._rng_cuda = torch.cuda.get_rng_state(self.device)
 
     # -- what callers read --------------------------------------------------------------------
 
@@ -138,30 +153,25 @@ class Trainer:
         start = time.perf_counter()
         last_ckpt = start
         tokens = 0
-        report = _Report(start, torch.zeros((), device=self.device))
+        report = Report(start, torch.zeros((), device=self.device), self.world)
         with torch.random.fork_rng(devices=devices):
             self._load_rng()
             self._running = True
             if cfg.on_diverge == "rollback" and self._last_good is None:
-                self._last_good = self.state_dict()
+                self._last_good = self.state_dict(local=True)
             try:
                 while not s.done and s.step < stop_at:
                     try:
                         tokens += self._step_and_check(report, start)
-                    except _Diverged as exc:
+                    except Diverged as exc:
                         self._roll_back(str(exc))
                         s = self.state
                         report.take()
                         continue
-                    now = time.perf_counter()
-                    if self.checkpoint_fn and (
-                        s.done
-                        or (self.checkpoint_steps and s.step % self.checkpoint_steps == 0)
-                        or (self.checkpoint_seconds and now - last_ckpt >= self.checkpoint_seconds)
-                    ):
+                    if self._checkpoint_due(last_ckpt):
                         try:
                             self._checkpoint()
-                        except _Diverged as exc:
+                        except Diverged as exc:
                             self._roll_back(str(exc))
                             s = self.state
                             continue
@@ -182,7 +192,19 @@ class Trainer:
             train_loss=s.last_loss,
         )
 
-    def _step_and_check(self, report: _Report, start: float) -> int:
+    def _checkpoint_due(self, last: float) -> bool:
+        """Time for a checkpoint: every N steps, every N seconds (rank 0's clock decides for
+        all processes, so that they all take part), and at the end."""
+        s = self.state
+        if self.checkpoint_fn is None:
+            return False
+        due = s.done or bool(self.checkpoint_steps and s.step % self.checkpoint_steps == 0)
+        if self.checkpoint_seconds and not due:
+            late = time.perf_counter() - last >= self.checkpoint_seconds
+            due = self.world.from_main(late) if self.world is not None else late
+        return due
+
+    def _step_and_check(self, report: Report, start: float) -> int:
         """One step, then what falls due: evaluation, the end, a progress report. Tokens read."""
         cfg, s = self.config, self.state
         report.add(self._train_step(), cfg.batch_size * self.last_window_len)
@@ -202,7 +224,7 @@ class Trainer:
         ids = self.batches.window(s.window).to(self.device, non_blocking=True)
         self.last_window_len = ids.shape[1]
         hidden = None if s.hidden is None else (s.hidden[0], s.hidden[1])
-        loss, state = train_step(self.model, self.optimizer, ids, hidden, self.config.clip)
+        loss, state = train_step(self.net, self.optimizer, ids, hidden, self.config.clip)
         s.hidden = [state[0], state[1]]
         s.window += 1
         s.step += 1
@@ -214,10 +236,15 @@ class Trainer:
         if self.valid is None:
             return False
         ppl = evaluate(
-            self.model, self.valid, cfg.eval_batch_size, cfg.bptt, cfg.eval_tokens or None
+            self.model,
+            self.valid,
+            cfg.eval_batch_size,
+            cfg.bptt,
+            cfg.eval_tokens or None,
+            world=self.world,
         ).ppl
         if not math.isfinite(ppl):
-            raise _Diverged(f"validation perplexity is {ppl}")
+            raise Diverged(f"validation perplexity is {ppl}")
         s.valid_ppl = ppl
         s.history.append(
             {"step": s.step, "valid_ppl": ppl, "lr": self.lr, "epoch": self.epoch_float}
@@ -247,13 +274,13 @@ class Trainer:
             self.model.load_state_dict(s.best_model)
             s.valid_ppl = s.best_ppl
 
-    def _report(self, report: _Report, elapsed: float) -> None:
+    def _report(self, report: Report, elapsed: float) -> None:
         """Check and publish the mean loss since the last report."""
         s = self.state
         loss, tokens_per_s = report.take()
         s.last_loss = loss
         if not math.isfinite(loss):
-            raise _Diverged(f"training loss is {loss}")
+            raise Diverged(f"training loss is {loss}")
         if self.progress_fn:
             self.progress_fn(
                 TrainProgress(
@@ -270,13 +297,18 @@ class Trainer:
             )
 
     def _checkpoint(self) -> None:
-        """Hand a finite state to the checkpoint callback (never a diverged one)."""
+        """Hand a finite state to the checkpoint callback (never a diverged one); in a world,
+        every process contributes its part and rank 0 alone calls the callback."""
         if not all(bool(torch.isfinite(p).all()) for p in self.model.parameters()):
-            raise _Diverged("the parameters are not finite")
-        assert self.checkpoint_fn is not None
-        self.checkpoint_fn(self)
+            raise Diverged("the parameters are not finite")
+        self._gathered = self.state_dict()  # a collective in a world: every process is here
+        try:
+            if self.checkpoint_fn is not None and (self.world is None or self.world.is_main):
+                self.checkpoint_fn(self)
+        finally:
+            self._gathered = None
         if self.config.on_diverge == "rollback":
-            self._last_good = self.state_dict()
+            self._last_good = self.state_dict(local=True)
 
     def _roll_back(self, what: str) -> None:
         """Stop with a clear error, or go back to the last good state with a lower lr."""
@@ -299,7 +331,7 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] *= cfg.diverge_lr_factor
         self.state.rollback_log.append({"at_step": at, "to_step": self.state.step, "lr": self.lr})
-        self._last_good = self.state_dict()
+        self._last_good = self.state_dict(local=True)
 
     # -- state --------------------------------------------------------------------------------
 
@@ -313,10 +345,20 @@ class Trainer:
         if self.device.type == "cuda":
             self._rng_cuda = torch.cuda.get_rng_state(self.device)
 
-    def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue bitwise: plain tensors and numbers, on the CPU."""
+    def state_dict(self, local: bool = False) -> dict[str, Any]:
+        """Everything needed to continue bitwise: plain tensors and numbers, on the CPU. In a
+        world this is a collective (each process adds its rows' LSTM state and RNG), unless
+        `local` (this process's own part only: what a rollback needs)."""
+        if self._gathered is not None and not local:
+            return self._gathered
         if self._running:
             self._save_rng()
+        mine = {
+            "hidden": None if self.state.hidden is None else cpu_copy(self.state.hidden),
+            "rng_cpu": self._rng_cpu.clone(),
+            "rng_cuda": None if self._rng_cuda is None else self._rng_cuda.clone(),
+        }
+        parts = self.world.gather(mine) if self.world is not None and not local else [mine]
         return {
             "format": STATE_FORMAT,
             "model_spec": self.model.spec(),
@@ -324,13 +366,17 @@ class Trainer:
             "model": cpu_copy(self.model.state_dict()),
             "optimizer": cpu_copy(self.optimizer.state_dict()),
             "scheduler": cpu_copy(self.scheduler.state_dict()),
-            "rng_cpu": self._rng_cpu.clone(),
-            "rng_cuda": None if self._rng_cuda is None else self._rng_cuda.clone(),
-            "progress": cpu_copy(dataclasses.asdict(self.state)),
+            "progress": cpu_copy({**dataclasses.asdict(self.state), "hidden": None}),
+            "ranks": parts,  # rank order; one entry when `local` or alone
+            "local": local,
+            "windows_per_epoch": len(self.batches),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Continue from `state_dict()` output (same model sizes, same training stream)."""
+        """Continue from `state_dict()` output (same model sizes, same training stream), on
+        the same number of processes (bitwise) or another: then the data position is kept as
+        the same share of the epoch, the LSTM state starts from zero and each process's RNG
+        is seeded from the run's seed, its rank and the step (documented in the README)."""
         if state.get("format") != STATE_FORMAT:
             raise CheckpointError(
                 f"not a training state written by this version of lightrnn (format "
@@ -344,54 +390,18 @@ class Trainer:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self._rng_cpu = state["rng_cpu"].clone()
-        if state["rng_cuda"] is not None and self.device.type == "cuda":
-            self._rng_cuda = state["rng_cuda"].clone()
         progress = cpu_copy(state["progress"])
-        if progress["hidden"] is not None:
-            progress["hidden"] = [t.to(self.device) for t in progress["hidden"]]
+        rank, size = self.world.part() if self.world is not None else (0, 1)
+        parts = state["ranks"]
+        mine = parts[0] if state["local"] else parts[rank] if len(parts) == size else None
+        if mine is None:  # another number of processes: same share of the epoch, fresh state
+            old, new = state["windows_per_epoch"], len(self.batches)
+            progress["window"] = min(round(progress["window"] * new / old), new)
+            self._seed_rng(self.config.seed + RANK_SEED * rank + progress["step"])
+        else:
+            hidden = mine["hidden"]
+            progress["hidden"] = None if hidden is None else [t.to(self.device) for t in hidden]
+            self._rng_cpu = mine["rng_cpu"].clone()
+            if mine["rng_cuda"] is not None and self.device.type == "cuda":
+                self._rng_cuda = mine["rng_cuda"].clone()
         self.state = TrainState(**progress)
-
-
-def train_step(
-    model: RecurrentLM,
-    optimizer: torch.optim.Optimizer,
-    ids: torch.Tensor,
-    state: State | None,
-    clip: float,
-) -> tuple[torch.Tensor, State]:
-    """One window of truncated BPTT: forward, backward, clip (0: none), update.
-    Returns the loss (a device tensor, no host sync) and the detached state to carry on."""
-    model.train()
-    out = model(ids, state)
-    optimizer.zero_grad(set_to_none=True)
-    out.loss.backward()
-    if clip > 0:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-    optimizer.step()
-    return out.loss.detach(), (out.state[0].detach(), out.state[1].detach())
-
-
-class _Diverged(Exception):
-    """A non-finite loss, perplexity or parameter: handled by `Trainer._roll_back`."""
-
-
-class _Report:
-    """Loss and tokens since the last progress report (the loss stays on the device)."""
-
-    def __init__(self, now: float, zero: torch.Tensor) -> None:
-        self.since, self.loss, self.steps, self.tokens = now, zero, 0, 0
-
-    def add(self, loss: torch.Tensor, tokens: int) -> None:
-        self.loss += loss
-        self.steps += 1
-        self.tokens += tokens
-
-    def take(self) -> tuple[float, float]:
-        """(mean loss, tokens per second) since the last take; then start afresh."""
-        now = time.perf_counter()
-        loss = float(self.loss) / max(self.steps, 1)
-        rate = self.tokens / max(now - self.since, 1e-9)
-        self.loss.zero_()
-        self.since, self.steps, self.tokens = now, 0, 0
-        return loss, rate
