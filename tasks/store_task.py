@@ -47,7 +47,7 @@ def code_version() -> str:
 
 def open_store(url: str) -> storage.Store:
     """The run's store; transient failures are retried for $LIGHTRNN_STORE_RETRY_SECONDS
-    (default 90 s) before the task fails (and Prefect retries it, after 10 then 60 s)."""
+    (default 90 s) before the task fails (and Prefect retries it once, 20 s later)."""
     return storage.open_store(url)
 
 
@@ -77,8 +77,8 @@ def retry_on_transient(_task: Task, _run: TaskRun, state: State) -> bool:
 
 
 RETRIES: dict[str, Any] = {
-    "retries": 2,
-    "retry_delay_seconds": [10, 60],  # after the store's own retries with backoff
+    "retries": 1,
+    "retry_delay_seconds": 20,  # after the store's own retries with backoff
     "retry_condition_fn": retry_on_transient,
 }
 

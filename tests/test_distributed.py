@@ -281,3 +281,65 @@ def test_two_nodes_on_this_machine_complete_a_round(corpus, tmp_path):
     assert [p.wait(timeout=300) for p in procs] == [0, 0]  # two launchers, one process group
     info = storage.open_store(base.store_url).resolve("runs/test-run/round-1/model")
     assert info.meta["summary"]["processes"] == 2
+
+
+def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
+    prefect_server, corpus, tmp_path
+):
+    """`lightrnn run --set train.nproc=2` end to end; then a run stopped as Prefect stops a
+    cancelled flow run (SIGTERM to the flow's process): every training process goes with it."""
+    lightrnn = str(Path(sys.executable).parent / "lightrnn")
+    args = [
+        lightrnn,
+        "run",
+        "--corpus",
+        str(corpus),
+        "--profile",
+        "tiny",
+        "--set",
+        "train.nproc=2",
+        "--set",
+        "costs.max_tokens=5000",
+    ]
+    done = subprocess.run(
+        [*args, "--set", "train.max_steps=40", "--store", f"file://{tmp_path}/done"],
+        env=prefect_server.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "on 2 process(es) x 1 node(s): global batch 16 x 2 = 32 rows" in done.stderr
+    assert "stopped:" in done.stdout
+    store = storage.open_store(f"file://{tmp_path}/done")
+    (final,) = [n for n in store.names("runs/") if n.endswith("/round-1/model")]
+    assert store.resolve(final).meta["summary"]["processes"] == 2
+
+    run = subprocess.Popen(
+        [*args, "--set", "train.max_steps=2000", "--store", f"file://{tmp_path}/stopped"],
+        env=prefect_server.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 240
+    while len(workers()) < 2:
+        assert run.poll() is None and time.monotonic() < deadline, "no training processes"
+        time.sleep(0.1)
+    run.send_signal(signal.SIGTERM)
+    run.wait(timeout=120)
+    deadline = time.monotonic() + 60
+    while (workers() or agents()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not workers() and not agents(), "training processes outlived the stopped run"
+
+
+def agents() -> list[int]:
+    found = []
+    for pid in os.listdir("/proc"):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"tasks.worker agent" in cmd:
+            found.append(int(pid))
+    return found
