@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ import fsspec
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+import storage
 from lightrnn.corpus import CorpusConfig, find_splits, prepare
 from lightrnn.corpus.inputs import shown
 from lightrnn.errors import ConfigError
@@ -28,6 +30,7 @@ from tasks.store_task import RETRIES, find, open_store
 from tasks.terminal import terminal_progress
 
 ROOTS_ENV = "LIGHTRNN_CORPUS_ROOTS"
+Log = logging.Logger | logging.LoggerAdapter
 SECRETS_ENV = "LIGHTRNN_CORPUS_SECRETS"  # {concealed URL: URL}, this process and its children
 
 
@@ -102,18 +105,23 @@ def prepare_corpus_task(
     splits: dict[str, str], store_url: str, config: CorpusConfig, roots: tuple[str, ...] = ()
 ) -> CorpusInfo:
     """Tokenize the splits into the store, unless this exact content is already there."""
-    logger = get_run_logger()
     check_allowed([reveal(u) for u in splits.values()], roots)
+    return prepare_into_store(splits, open_store(store_url), config, get_run_logger())
+
+
+def prepare_into_store(
+    splits: dict[str, str], store: storage.Store, config: CorpusConfig, log: Log
+) -> CorpusInfo:
+    """`corpora/<digest>` for these files and settings: found in the store, or prepared now."""
     sums = {split: file_sha256(reveal(url)) for split, url in sorted(splits.items())}
     settings = config.output_settings()
     name = names.corpus(sums, settings)
-    store = open_store(store_url)
     existing = find(store, name)
     if existing is not None:
-        logger.info("corpus already prepared: %s", existing)
+        log.info("corpus already prepared: %s", existing)
         return _info(existing, store.resolve(name, existing.version).meta)
     inputs = {split: shown(url) for split, url in splits.items()}
-    logger.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in inputs.items()))
+    log.info("preparing corpus %s", ", ".join(f"{s}={u}" for s, u in inputs.items()))
     with tempfile.TemporaryDirectory(prefix="lightrnn-corpus-") as tmp:
         with terminal_progress("preparing corpus", "bytes") as progress:
             result = prepare({s: reveal(u) for s, u in splits.items()}, tmp, config, progress)
@@ -127,12 +135,8 @@ def prepare_corpus_task(
         }
         ref = Ref.of(store.put(name, tmp, meta=meta, kind="corpus"))
     info = _info(ref, meta)
-    logger.info(
-        "corpus %s: %d words, %s",
-        ref,
-        info.vocab_size,
-        ", ".join(f"{s} {n:,} tokens" for s, n in info.tokens.items()),
-    )
+    tokens = ", ".join(f"{s} {n:,} tokens" for s, n in info.tokens.items())
+    log.info("corpus %s: %d words, %s", ref, info.vocab_size, tokens)
     return info
 
 

@@ -5,19 +5,14 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch.multiprocessing as mp
 
-import storage
-from lightrnn.corpus import CorpusConfig, find_splits, prepare
-from lightrnn.table import Table
-from tasks import names
-from tasks.artifacts import put_table
-from tasks.refs import CorpusInfo, Ref, RoundJob
+from tasks.jobs import first_round
+from tasks.refs import RoundJob
 from tasks.settings import RunSettings
 
 
@@ -55,22 +50,6 @@ def run_processes(fn: Callable[..., Any], size: int, *args: Any) -> None:
     )
 
 
-def prepared_job(root: Path, corpus: Path, settings: RunSettings, round_index: int = 1) -> RoundJob:
-    """A round-1 job in a file store under `root`: `corpus` prepared, a seeded random table."""
-    url = f"file://{root}/store"
-    store = storage.open_store(url, cache_dir=root / "cache")
-    with tempfile.TemporaryDirectory() as tmp:
-        prepared = prepare(find_splits(str(corpus)), tmp, CorpusConfig(workers=1))
-        meta = {"digest": prepared.digest, "vocab_size": len(prepared.vocab)}
-        tokens = {s: info.tokens for s, info in prepared.splits.items()}
-        ref = Ref.of(store.put(f"corpora/{prepared.digest[:16]}", tmp, meta=meta, kind="corpus"))
-    info = CorpusInfo(
-        ref,
-        prepared.digest,
-        len(prepared.vocab),
-        tokens,
-        {"tokenizer": "whitespace", "lowercase": False},
-    )
-    table = Table.random(info.vocab_size, seed=settings.pipeline.seed)
-    table_ref = put_table(store, names.initial_table(info.digest, 0, None), table, {}, [str(ref)])
-    return RoundJob(url, "test-run", round_index, info, table_ref, None, settings)
+def prepared_job(root: Path, corpus: Path, settings: RunSettings) -> RoundJob:
+    """Round 1 of run "test-run" in a file store under `root`."""
+    return first_round(f"file://{root}/store", str(corpus), settings, run_key="test-run")

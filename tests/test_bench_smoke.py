@@ -146,3 +146,29 @@ def test_quality_says_when_a_corpus_is_missing(tmp_path):
     argv = [*TOY, "--corpora", "ptb", "--steps", "2", "--rounds", "1", "--out", str(out)]
     quality.main([*argv, "--data-root", str(tmp_path / "nothing-here")])
     assert "no ptb corpus found" in json.loads(out.read_text())["corpora"]["ptb"]["skipped"]
+
+
+def test_scaling_trains_one_round_per_process_count(tmp_path):
+    from bench import scaling
+
+    out = tmp_path / "scaling.json"
+    result = scaling.main(
+        [
+            "--device",
+            "cpu",
+            "--processes",
+            "1,2",
+            "--steps",
+            "6",
+            "--hidden",
+            "16",
+            "--batch",
+            "4",
+            "--out",
+            str(out),
+        ]
+    )
+    rows = result["rows"]
+    assert [r["processes"] for r in rows] == [1, 2] and [r["global_batch"] for r in rows] == [4, 8]
+    assert all(r["steps"] == 6 and r["tokens_per_s"] > 0 for r in rows)
+    assert json.loads(out.read_text())["markdown"].startswith("| processes |")
