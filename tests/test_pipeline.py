@@ -207,6 +207,7 @@ def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
         return done.stdout
 
     cli("work-pool", "create", "local", "--type", "process", "--overwrite")
+    cli("work-pool", "create", "gpu", "--type", "process", "--overwrite")
     cli("--no-prompt", "deploy", "--all")
     worker = subprocess.Popen(
         [prefect, "worker", "start", "--pool", "local"],
@@ -241,6 +242,10 @@ def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
     assert len(reports) == 1
     summary = store.resolve(reports[0]).meta["summary"]
     assert json.dumps(summary) and summary["profile"] == "tiny"
+    multi = cli("deployment", "inspect", "lightrnn-pipeline/train-multi-gpu")
+    assert "'train.nproc': 8" in multi and "'work_pool_name': 'gpu'" in multi
+    nightly = cli("deployment", "inspect", "lightrnn-pipeline/nightly-retrain")
+    assert "'stable_name': 'stable/nightly'" in nightly and "0 2 * * *" in nightly
 
 
 def test_two_identical_runs_at_once_never_interfere(prefect_server, corpus, tmp_path):
