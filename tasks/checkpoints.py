@@ -18,6 +18,7 @@ from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError
 from lightrnn.train import Trainer, state_is_finite
 from storage.errors import StoreError
+from tasks.faults import reach
 from tasks.refs import Ref
 
 
@@ -35,6 +36,7 @@ class CheckpointTarget:
         """The Trainer's checkpoint callback (a state it hands over is finite)."""
         if trainer.done:
             return None  # the round's model is committed next
+        reach("checkpoint")
         version = self.store.put_bytes(
             self.name,
             TRAINER_STATE,

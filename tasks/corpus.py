@@ -25,6 +25,7 @@ from lightrnn.corpus import CorpusConfig, find_splits, prepare
 from lightrnn.corpus.inputs import shown
 from lightrnn.errors import ConfigError
 from tasks import names
+from tasks.faults import reach
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import RETRIES, find, open_store
 from tasks.terminal import terminal_progress
@@ -125,6 +126,7 @@ def prepare_into_store(
     with tempfile.TemporaryDirectory(prefix="lightrnn-corpus-") as tmp:
         with terminal_progress("preparing corpus", "bytes") as progress:
             result = prepare({s: reveal(u) for s, u in splits.items()}, tmp, config, progress)
+        reach("prepare")
         meta = {
             "digest": result.digest,
             "vocab_size": len(result.vocab),

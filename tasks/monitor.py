@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from lightrnn.train import TrainProgress
+from tasks.faults import reach
 
 
 def describe(p: TrainProgress) -> str:
@@ -76,6 +77,7 @@ class TrainingMonitor:
             self._bar.stop()
 
     def __call__(self, p: TrainProgress) -> None:
+        reach("train")
         now = time.monotonic()
         line = describe(p)
         if self._bar is not None:

@@ -10,6 +10,7 @@ from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, get_table, put_table
+from tasks.faults import reach
 from tasks.refs import CorpusInfo, Reallocation, Ref
 from tasks.store_task import Output, store_task, the_ref
 from tasks.terminal import terminal_progress
@@ -23,7 +24,12 @@ def accumulate_costs_task(
     model = get_model(out.store, model_ref).model
     train = open_split(str(corpus_dir(out.store, corpus)), "train")
     with terminal_progress("accumulating costs", "tokens") as progress:
-        costs = accumulate_costs(model, train, config, progress)
+
+        def counted(done: int, total: int) -> None:
+            reach("costs")
+            progress(done, total)
+
+        costs = accumulate_costs(model, train, config, counted)
     get_run_logger().info("costs over %d tokens in %.1f s", costs.tokens, costs.seconds)
     meta = {"tokens": costs.tokens, "seconds": costs.seconds, "dtype": str(costs.rows.dtype)}
     return out.put_bytes(COSTS, costs.to_bytes(), "costs", meta, [model_ref, corpus.ref])
@@ -49,6 +55,7 @@ def reallocate_task(
         costs.rows, costs.cols, get_table(out.store, table_ref), config=config
     )
     info = report.to_dict()
+    reach("reallocate")
     get_run_logger().info(
         "reallocation (%s): objective %.6g -> %.6g, %d words moved (%.1f%%) in %.1f s",
         info["method"],

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from lightrnn.checkpoint import REPORT
 from tasks import names
 from tasks.artifacts import put_stable, to_json
+from tasks.faults import reach
 from tasks.plots import ROUNDS_PLOT, rounds_plot
 from tasks.refs import Ref
 from tasks.store_task import RETRIES, open_store
@@ -113,6 +114,7 @@ def write_report_task(store_url: str, summary: dict[str, Any], best_model: Ref) 
             names.final(run_key), best_dir, kind="model", meta=meta, parents=[str(best_model)]
         )
     )
+    reach("report")
     artifacts = {**summary["artifacts"], "final model": final.uri or str(final)}
     summary = {**summary, "artifacts": artifacts, "final_model": str(final)}
     markdown = render_report(summary)
