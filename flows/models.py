@@ -112,7 +112,7 @@ def inspect_table(
     lm = open_model(model, store)
     if lm.table is None:
         raise CheckpointError(f"{model} is a baseline model: it has no LightRNN table")
-    tokens = lm.vocab.tokens
+    tokens = lm.vocab.tokens[lm.model.config.shortlist :]  # the table's words
     lines = (
         list(neighbours(lm.table, tokens, word, words))
         if word

@@ -69,7 +69,9 @@ def lightrnn_pipeline(
             "no stable table %r in the store yet: starting from a random table", warm_start
         )
     corpus_info = prepare_corpus_task(plan.splits, url, settings.corpus, pipeline.corpus_roots)
-    table = initial_table_task(url, corpus_info, pipeline.seed, plan.warm_start)
+    table = initial_table_task(
+        url, corpus_info, pipeline.seed, plan.warm_start, settings.model.shortlist
+    )
     run_key = names.run_key(corpus_info.digest, settings.results(), table, code_version())
     logger.info("run %s: profile %s, store %s", run_key, profile, url)
     with run_lease(url, run_key, pipeline.lease_seconds, pipeline.wait_minutes):

@@ -91,7 +91,10 @@ def accumulate_costs(
         stream = Prefix(stream, cfg.max_tokens)
     if len(stream) == 0:
         raise DataError("cannot accumulate costs over an empty token stream: pass training data")
-    V, R, C = model.vocab_size, model.config.n_rows, model.config.n_cols
+    # With a shortlist (hybrid head) only the V - K table words have costs: word id K + i is
+    # row i of the matrices, and positions of shortlist words are skipped.
+    K = model.config.shortlist
+    V, R, C = model.config.table_words, model.config.n_rows, model.config.n_cols
     device = model.device
     master_dtype = np.float64 if cfg.master_bytes >= V * (R + C) * 8 else np.float32
     master_r = np.zeros((V, R), dtype=master_dtype)
@@ -112,14 +115,13 @@ def accumulate_costs(
         windows = device_windows(model, stream, cfg.batch_size, cfg.bptt, "cost stream", world)
         for ids, mask in windows:
             lp_rows, lp_cols, state = model.factor_log_probs(ids, state)  # [B, T, R], [B, T, C]
-            flat_mask = mask.flatten()
-            words = ids.flatten()[flat_mask]  # [N]
+            flat_mask = mask.flatten() & (ids.flatten() >= K)
+            words = ids.flatten()[flat_mask] - K  # [N] table words
             block_r.index_add_(0, words, lp_rows.flatten(0, 1)[flat_mask], alpha=-1.0)
             block_c.index_add_(0, words, lp_cols.flatten(0, 1)[flat_mask], alpha=-1.0)
             counts.index_add_(0, words, torch.ones_like(words))
-            n = int(mask.sum())
-            in_block += n
-            done += n
+            in_block += int(flat_mask.sum())
+            done += int(mask.sum())
             if in_block >= cfg.block_tokens:
                 flush()
                 in_block = 0
@@ -131,5 +133,5 @@ def accumulate_costs(
         master_r = world.sum_array_to_main(master_r)
         master_c = world.sum_array_to_main(master_c)
         counts_np = world.sum_array_to_main(counts_np)
-        done = int(counts_np.sum()) if world.is_main else done
+        done = int(world.sum(torch.tensor([float(done)]))[0])
     return Costs(master_r, master_c, counts_np, done, time.perf_counter() - start)

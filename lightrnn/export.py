@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 from lightrnn.checkpoint import LoadedModel, build_model
 from lightrnn.errors import CheckpointError
@@ -39,8 +39,7 @@ def export_dir(loaded: LoadedModel, out: Path) -> Path:
         raise CheckpointError(f"export directory '{out}' is not empty: pass a new directory")
     out.mkdir(parents=True, exist_ok=True)
     model = loaded.model
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(out / WEIGHTS))
+    save_model(model.cpu(), str(out / WEIGHTS))  # tied weights stored once, tied again on load
     loaded.vocab.save(str(out / VOCAB))
     if isinstance(model, LightRNN):
         (out / TABLE).write_bytes(_table_ipc(model.table))
@@ -82,7 +81,12 @@ def import_dir(path: Path) -> LoadedModel:
             )
     table = _table_from_ipc((path / TABLE).read_bytes()) if (path / TABLE).is_file() else None
     model = build_model(config["model"], table)
-    model.load_state_dict(load_file(str(path / WEIGHTS)))
+    missing, unexpected = load_model(model, str(path / WEIGHTS))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"'{path / WEIGHTS}' does not fit the model {CONFIG} describes (missing {missing}, "
+            f"unexpected {unexpected}): export the model again"
+        )
     return LoadedModel(model.eval(), Vocab.load(str(path / VOCAB)), dict(config["tokenizer"]))
 
 

@@ -9,6 +9,17 @@ vector x^r, then its column vector x^c (the 2-Component shared embedding). The i
 predicts w_t in two factors: P(w_t) = P_r(r(w_t) | h^c_{t-1}) * P_c(c(w_t) | h^r_t), where h^r_t
 has read the *true* row of w_t (teacher forcing, in training and in evaluation alike). The column
 softmax masks the empty cells of the given row, so the probabilities of all V words sum to one.
+
+Two options, measured in the README's quality study:
+- `shortlist` K > 0, the hybrid head: the K most frequent words (ids 0..K-1: ids are sorted by
+  frequency) leave the table and get vectors of their own. The first factor becomes one
+  softmax over the K shortlist words and the R rows: a shortlist word is predicted by it alone,
+  any other word w by P(row r(w)) * P_c(c(w) | h^r). The table holds the V - K other words (word
+  id K + i is table word i). A shortlist word still takes two steps (its own vector, then one
+  shared learned vector), so every batch keeps the same shape. The probabilities of all V
+  words still sum to one.
+- `tie`: each row's (column's, shortlist word's) input vector is also its output vector
+  (X^r = Y^r, X^c = Y^c; needs embed_dim == hidden_dim).
 """
 
 from __future__ import annotations
@@ -21,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightrnn.errors import ConfigError
-from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common, snapshot
+from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common
 from lightrnn.table import Table, table_shape
 from lightrnn.validation import check_fields
 
@@ -38,23 +49,40 @@ class LightRNNConfig:
     n_rows: int = 0  # R; 0 = ceil(sqrt(vocab_size))
     n_cols: int = 0  # C; 0 = ceil(vocab_size / R)
     amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
+    shortlist: int = 0  # K: the most frequent words, outside the table with their own vectors
+    tie: bool = False  # input vectors are the output vectors (needs embed_dim == hidden_dim)
 
     def __post_init__(self) -> None:
         check_fields(self, "model.")
         check_common(
             self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers, self.dropout
         )
+        if self.tie and self.embed_dim != self.hidden_dim:
+            raise ConfigError(
+                f"tie=True needs embed_dim == hidden_dim (got {self.embed_dim} and "
+                f"{self.hidden_dim}): make them equal, or set tie=False"
+            )
+        if not 0 <= self.shortlist <= self.vocab_size - 2:
+            raise ConfigError(
+                f"shortlist={self.shortlist}: must be in [0, {self.vocab_size - 2}] (the table "
+                "keeps at least 2 words)"
+            )
         if (self.n_rows == 0) != (self.n_cols == 0):
             raise ConfigError("set both n_rows and n_cols, or neither (0 = automatic)")
         if self.n_rows == 0:
-            n_rows, n_cols = table_shape(self.vocab_size)
+            n_rows, n_cols = table_shape(self.table_words)
             object.__setattr__(self, "n_rows", n_rows)
             object.__setattr__(self, "n_cols", n_cols)
-        if self.n_rows * self.n_cols < self.vocab_size:
+        if self.n_rows * self.n_cols < self.table_words:
             raise ConfigError(
-                f"a {self.n_rows} x {self.n_cols} table cannot hold {self.vocab_size} words: "
+                f"a {self.n_rows} x {self.n_cols} table cannot hold {self.table_words} words: "
                 "leave n_rows and n_cols at 0 for the automatic shape"
             )
+
+    @property
+    def table_words(self) -> int:
+        """Words in the table: the vocabulary less the shortlist."""
+        return self.vocab_size - self.shortlist
 
 
 class LightRNN(RecurrentLM):
@@ -79,20 +107,26 @@ class LightRNN(RecurrentLM):
         self.head_cols = nn.Linear(h, C)  # Y^c and its bias
         for emb in (self.embed_rows, self.embed_cols):
             nn.init.uniform_(emb.weight, -0.1, 0.1)
+        self.shortlist = K = config.shortlist
+        if K:
+            self.embed_short = nn.Embedding(K, d)  # the shortlist words' own vectors
+            nn.init.uniform_(self.embed_short.weight, -0.1, 0.1)
+            self.short_col = nn.Parameter(torch.empty(d).uniform_(-0.1, 0.1))  # their 2nd step
+            self.head_short = nn.Linear(h, K)  # their entries in the first softmax
+        if config.tie:
+            self.head_rows.weight = self.embed_rows.weight
+            self.head_cols.weight = self.embed_cols.weight
+            if K:
+                self.head_short.weight = self.embed_short.weight
         # The table is data, not parameters: buffers kept out of the state dict.
-        self.register_buffer(
-            "word_rows", torch.zeros(self.vocab_size, dtype=torch.long), persistent=False
-        )
-        self.register_buffer(
-            "word_cols", torch.zeros(self.vocab_size, dtype=torch.long), persistent=False
-        )
+        n_table = config.table_words
+        self.register_buffer("word_rows", torch.zeros(n_table, dtype=torch.long), persistent=False)
+        self.register_buffer("word_cols", torch.zeros(n_table, dtype=torch.long), persistent=False)
         self.register_buffer("cell_bias", torch.zeros(R, C), persistent=False)  # 0 / -inf
         self.register_buffer("row_bias", torch.zeros(R), persistent=False)  # 0 / -inf
         self.has_empty_cells = False
         self.table: Table
-        self.set_table(
-            table if table is not None else Table.random(self.vocab_size, seed=0, shape=(R, C))
-        )
+        self.set_table(table if table is not None else Table.random(n_table, seed=0, shape=(R, C)))
 
     @classmethod
     def seeded(cls, config: LightRNNConfig, table: Table | None, seed: int) -> LightRNN:
@@ -104,7 +138,7 @@ class LightRNN(RecurrentLM):
     def set_table(self, table: Table) -> None:
         """Swap the word -> cell allocation in place; the parameters stay as they are."""
         cfg = self.config
-        table.check_fits(cfg.vocab_size, cfg.n_rows, cfg.n_cols, "the model")
+        table.check_fits(cfg.table_words, cfg.n_rows, cfg.n_cols, "the model")
         device = self.word_rows.device
         occupied_np = table.occupied()
         occupied = torch.from_numpy(occupied_np).to(device)
@@ -119,38 +153,69 @@ class LightRNN(RecurrentLM):
     def spec(self) -> dict:
         return {"kind": "lightrnn", "config": dataclasses.asdict(self.config)}
 
-    def stepper(self, dtype: torch.dtype) -> LightRNNStepper:
+    def stepper(self, dtype: torch.dtype) -> Stepper:
+        from lightrnn.model_step import LightRNNStepper  # the model one half-step at a time
+
         return LightRNNStepper(self, dtype)
+
+    def first_targets(self, ids: torch.Tensor) -> torch.Tensor:
+        """Index of each word in the first softmax: a shortlist word's own entry, or K + its
+        row."""
+        rows = self.word_rows[self.table_ids(ids)]
+        return torch.where(ids < self.shortlist, ids, rows + self.shortlist)
+
+    def table_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Table word of each id (shortlist words map to table word 0: their rows are unused)."""
+        return (ids - self.shortlist).clamp(min=0) if self.shortlist else ids
+
+    def first_bias(self) -> torch.Tensor:
+        """0 / -inf over the first softmax's K + R entries: no empty row is ever predicted."""
+        return F.pad(self.row_bias, (self.shortlist, 0)) if self.shortlist else self.row_bias
 
     def _hidden(
         self, ids: torch.Tensor, state: State | None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, State]:
         """Run the interleaved stream; return rows, cols [B, T] and the predicting states."""
         B, T = ids.shape
-        rows = self.word_rows[ids]  # [B, T]
-        cols = self.word_cols[ids]  # [B, T]
+        tids = self.table_ids(ids)
+        rows = self.word_rows[tids]  # [B, T]
+        cols = self.word_cols[tids]  # [B, T]
         if state is None:
             state = self.init_state(B, ids.device)
-        x = torch.stack([self.embed_rows(rows), self.embed_cols(cols)], dim=2)  # [B, T, 2, d]
+        x_r, x_c = self.embed_rows(rows), self.embed_cols(cols)  # [B, T, d]
+        if self.shortlist:
+            short = (ids < self.shortlist).unsqueeze(-1)
+            x_r = torch.where(short, self.embed_short(ids.clamp(max=self.shortlist - 1)), x_r)
+            x_c = torch.where(short, self.short_col.to(x_c.dtype), x_c)
+        x = torch.stack([x_r, x_c], dim=2)  # [B, T, 2, d]
         out, new_state = self.lstm(self.drop(x.view(B, 2 * T, -1)), state)  # [B, 2T, h]
         out = out.view(B, T, 2, -1)
         h_rows = self.predicting_states(out[:, :, 1], state)  # h^c_{t-1}: predicts r(w_t)
         h_cols = out[:, :, 0]  # h^r_t: has read the true row of w_t, predicts c(w_t)
         return rows, cols, self.drop(h_rows), self.drop(h_cols), new_state
 
+    def first_logits(self, h: torch.Tensor) -> torch.Tensor:
+        """Logits of the first factor [.., K + R]: the shortlist words, then the rows."""
+        logits = self.head_rows(h)
+        return torch.cat([self.head_short(h), logits], dim=-1) if self.shortlist else logits
+
     def forward(self, ids: torch.Tensor, state: State | None = None) -> LMOutput:
-        """log P(ids[:, t] | history) [B, T] = log P_r(row) + log P_c(col | true row)."""
+        """log P(ids[:, t] | history) [B, T] = log P_r(row) + log P_c(col | true row); for a
+        shortlist word, its own entry of the first softmax."""
         with autocast(ids.device, self.config.amp):
             rows, cols, h_rows, h_cols, new_state = self._hidden(ids, state)
-            logits_r = self.head_rows(h_rows)  # [B, T, R]
+            logits_r = self.first_logits(h_rows)  # [B, T, K + R]
             logits_c = self.head_cols(h_cols)  # [B, T, C]
         logits_r = logits_r.float()
         logits_c = logits_c.float()
         if self.has_empty_cells:
-            logits_r = logits_r + self.row_bias
+            logits_r = logits_r + self.first_bias()
             logits_c = logits_c + self.cell_bias[rows]  # mask the empty cells of the true row
-        lp_r = -F.cross_entropy(logits_r.flatten(0, 1), rows.flatten(), reduction="none")
+        first = self.first_targets(ids)
+        lp_r = -F.cross_entropy(logits_r.flatten(0, 1), first.flatten(), reduction="none")
         lp_c = -F.cross_entropy(logits_c.flatten(0, 1), cols.flatten(), reduction="none")
+        if self.shortlist:
+            lp_c = torch.where(ids.flatten() < self.shortlist, 0.0, lp_c)
         return LMOutput((lp_r + lp_c).view_as(ids), new_state)
 
     def factor_log_probs(
@@ -159,99 +224,16 @@ class LightRNN(RecurrentLM):
         """Unmasked log P_r(i | h^c_{t-1}) [B, T, R] and log P_c(j | h^r_t) [B, T, C].
 
         What reallocation needs: how each word would do in *every* row and column. Unmasked,
-        because which cells are empty is exactly what reallocation changes.
+        because which cells are empty is exactly what reallocation changes. With a shortlist,
+        the rows' part of the first softmax; its values at shortlist words' positions mean
+        nothing (the costs skip them).
         """
         with autocast(ids.device, self.config.amp):
             _, _, h_rows, h_cols, new_state = self._hidden(ids, state)
-            logits_r = self.head_rows(h_rows)
+            logits_r = self.first_logits(h_rows)
             logits_c = self.head_cols(h_cols)
         return (
-            F.log_softmax(logits_r.float(), dim=-1),
+            F.log_softmax(logits_r.float(), dim=-1)[..., self.shortlist :],
             F.log_softmax(logits_c.float(), dim=-1),
             new_state,
         )
-
-
-class LightRNNStepper(Stepper):
-    """LightRNN one half-step at a time (see `lightrnn.infer`): a word is its row, then its column.
-
-        read_row   x^r(row) -> h^r -> log P_c(. | h^r), masked to the row's cells    [B, C]
-        read_col   x^c(col) -> h^c -> log P_r(. | h^c) of the next word's row        [B, R]
-
-    Layer 0's input gates of the R + C vectors are precomputed (a gather, not a product), and
-    the table's masks are folded into the heads' biases (-inf on empty rows and cells).
-    """
-
-    def __init__(self, model: LightRNN, dtype: torch.dtype) -> None:
-        self.model = model
-        self.table = model.table
-        self.grid = self._grid()
-        super().__init__(model.lstm, dtype, gates_outside=True)
-
-    def _grid(self) -> torch.Tensor:
-        """[R, C] word id in each cell, -1 where empty, on the model's device."""
-        return torch.from_numpy(self.table.cell_to_word()).to(self.model.word_rows.device)
-
-    def fresh(self) -> dict[str, torch.Tensor]:
-        m, dt = self.model, self.dtype
-        return {
-            "row_gates": self.lstm.input_gates(m.embed_rows.weight),  # [R, 4H]
-            "col_gates": self.lstm.input_gates(m.embed_cols.weight),  # [C, 4H]
-            "w_row": snapshot(m.head_rows.weight, dt),
-            "w_col": snapshot(m.head_cols.weight, dt),
-            **self._masked_biases(),
-            **super().fresh(),
-        }
-
-    def _masked_biases(self) -> dict[str, torch.Tensor]:
-        """row_bias [R] = b^r (-inf on empty rows), col_bias [R, C] = b^c (-inf on empty cells)."""
-        m, dt = self.model, self.dtype
-        return {
-            "row_bias": snapshot(m.head_rows.bias + m.row_bias, dt),
-            "col_bias": snapshot(m.head_cols.bias + m.cell_bias, dt),
-        }
-
-    @torch.no_grad()
-    def sync(self) -> bool:
-        if self.model.table is self.table:
-            return False
-        self.table = self.model.table
-        self.grid = self._grid()
-        for name, tensor in self._masked_biases().items():
-            self.weights[name].copy_(tensor)
-        return True
-
-    def cells_of(self, words: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(rows, cols) [B] of word ids [B], read from the model's table buffers in place."""
-        return self.model.word_rows.index_select(0, words), self.model.word_cols.index_select(
-            0, words
-        )
-
-    def words_at(self, rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
-        """The word ids [B] in cells (rows, cols); -1 for an empty cell."""
-        return self.grid[rows, cols]
-
-    def rows_hold_words(self, rows: torch.Tensor) -> bool:
-        return bool(self.model.row_bias[rows].eq(0).all())
-
-    def cells_hold_words(self, rows: torch.Tensor, cols: torch.Tensor) -> bool:
-        return bool(self.model.cell_bias[rows, cols].eq(0).all())
-
-    def read_row(
-        self, rows: torch.Tensor, h: torch.Tensor, c: torch.Tensor, out: torch.Tensor
-    ) -> None:
-        w = self.weights
-        top = self.lstm(w["row_gates"].index_select(0, rows), h, c, w).to(self.dtype)
-        logits = torch.addmm(w["col_bias"].index_select(0, rows), top, w["w_col"].t())  # [B, C]
-        torch.log_softmax(logits, 1, dtype=torch.float32, out=out)
-
-    def read_col(
-        self, cols: torch.Tensor, h: torch.Tensor, c: torch.Tensor, out: torch.Tensor
-    ) -> None:
-        w = self.weights
-        self.pending(self.lstm(w["col_gates"].index_select(0, cols), h, c, w), out)
-
-    def pending(self, top: torch.Tensor, out: torch.Tensor) -> None:
-        w = self.weights
-        logits = F.linear(top.to(self.dtype), w["w_row"], w["row_bias"])  # [B, R]
-        torch.log_softmax(logits, 1, dtype=torch.float32, out=out)

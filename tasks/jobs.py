@@ -22,7 +22,8 @@ def first_round(
     store = storage.open_store(store_url)
     config = CorpusConfig(**{**settings.corpus.output_settings(), "workers": 1})
     info = prepare_into_store(resolve_splits(corpus), store, config, logging.getLogger(__name__))
-    table = Table.random(info.vocab_size, seed=settings.pipeline.seed)
-    name = names.initial_table(info.digest, settings.pipeline.seed, None)
+    shortlist = settings.model.shortlist
+    table = Table.random(info.vocab_size - shortlist, seed=settings.pipeline.seed)
+    name = names.initial_table(info.digest, settings.pipeline.seed, None, shortlist)
     table_ref = put_table(store, name, table, {"source": "random"}, [str(info.ref)])
     return RoundJob(store_url, run_key, 1, info, table_ref, None, settings)

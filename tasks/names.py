@@ -32,8 +32,10 @@ def corpus(input_sha256: dict[str, str], settings: dict[str, Any]) -> str:
     return f"corpora/{digest(input_sha256, settings)}"
 
 
-def initial_table(corpus_digest: str, seed: int, warm_start: Ref | None) -> str:
-    return f"tables/{digest(corpus_digest, seed, str(warm_start) if warm_start else None)}"
+def initial_table(corpus_digest: str, seed: int, warm_start: Ref | None, shortlist: int = 0) -> str:
+    start = str(warm_start) if warm_start else None
+    parts = (corpus_digest, seed, start) + ((shortlist,) if shortlist else ())
+    return f"tables/{digest(*parts)}"
 
 
 def run_key(corpus_digest: str, results: dict[str, Any], table: Ref, code_version: str) -> str:

@@ -29,10 +29,12 @@ class ModelSettings:
     num_layers: int = 2
     dropout: float = 0.0
     amp: bool = True  # bf16 autocast on CUDA
+    shortlist: int = 0  # K most frequent words outside the table (the hybrid head)
+    tie: bool = False  # input vectors double as output vectors (needs embed_dim == hidden_dim)
 
     def __post_init__(self) -> None:
         check_fields(self, "model.")
-        self.config(4)  # the library's own checks, on a stand-in vocabulary
+        self.config(self.shortlist + 4)  # the library's own checks, on a stand-in vocabulary
 
     def config(self, vocab_size: int) -> LightRNNConfig:
         return LightRNNConfig(vocab_size=vocab_size, **dataclasses.asdict(self))

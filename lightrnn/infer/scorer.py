@@ -32,7 +32,8 @@ import torch
 from lightrnn.baselines import BaselineLM, BaselineStepper
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.lm import RecurrentLM, State
-from lightrnn.model import LightRNN, LightRNNStepper
+from lightrnn.model import LightRNN
+from lightrnn.model_step import LightRNNStepper
 from lightrnn.validation import check_fields
 
 GRAPH_MODES = ("auto", "on", "off")
@@ -235,42 +236,63 @@ class StreamingScorer:
 
 
 class LightRNNScorer(StreamingScorer):
-    """LightRNN: the pending row distribution, plus row and column half-steps for sampling."""
+    """LightRNN: the pending first distribution (shortlist words, then rows), plus row and
+    column half-steps for sampling."""
 
     model: LightRNN
     stepper: LightRNNStepper
 
     def __init__(self, model: LightRNN, config: StreamConfig | None = None) -> None:
         B, R, C = (config or StreamConfig()).batch_size, model.config.n_rows, model.config.n_cols
-        device = model.device
+        K, device = model.config.shortlist, model.device
         self._rows = torch.zeros(B, dtype=torch.long, device=device)
         self._cols = torch.zeros(B, dtype=torch.long, device=device)
-        self._row_logp = torch.zeros(B, R, device=device)  # pending log P_r(. | h^c)
+        self._first = torch.zeros(B, dtype=torch.long, device=device)  # sampled first entries
+        self._row_logp = torch.zeros(B, K + R, device=device)  # pending first distribution
         self._col_logp = torch.zeros(B, C, device=device)  # log P_c(. | h^r), masked to the row
         super().__init__(model, config)
 
     def _static(self) -> list[torch.Tensor]:
-        return [*super()._static(), self._rows, self._cols, self._row_logp, self._col_logp]
+        tensors = [self._rows, self._cols, self._first, self._row_logp, self._col_logp]
+        return [*super()._static(), *tensors]
 
     def _word_step(self) -> None:
-        rows, cols = self.stepper.cells_of(self._words)  # [B], [B]
-        lp_row = self._row_logp.gather(1, rows.unsqueeze(1)).squeeze(1)
-        self.stepper.read_row(rows, self._h, self._c, self._col_logp)
+        st, words, K = self.stepper, self._words, self.stepper.K
+        rows, cols = st.cells_of(words)  # [B], [B]
+        lp_first = self._row_logp.gather(1, st.first_index(words).unsqueeze(1)).squeeze(1)
+        st.read_row(st.row_gates(rows, words), rows, self._h, self._c, self._col_logp)
         lp_col = self._col_logp.gather(1, cols.unsqueeze(1)).squeeze(1)
-        torch.add(lp_row, lp_col, out=self._log_prob)
-        self.stepper.read_col(cols, self._h, self._c, self._row_logp)
+        if K:
+            lp_col = torch.where(words < K, 0.0, lp_col)
+        torch.add(lp_first, lp_col, out=self._log_prob)
+        st.read_col(st.col_gates(cols, words), self._h, self._c, self._row_logp)
 
     def _row_half(self) -> None:
-        self.stepper.read_row(self._rows, self._h, self._c, self._col_logp)
+        st = self.stepper
+        st.read_row(st.row_gates(self._rows), self._rows, self._h, self._c, self._col_logp)
 
     def _col_half(self) -> None:
-        self.stepper.read_col(self._cols, self._h, self._c, self._row_logp)
+        self.stepper.read_col(self.stepper.col_gates(self._cols), self._h, self._c, self._row_logp)
+
+    def _sampled_row_half(self) -> None:
+        """The row step of the sampled first entries: a shortlist word, or a row."""
+        st, K = self.stepper, self.stepper.K
+        self._rows.copy_((self._first - K).clamp(min=0))
+        words = torch.where(self._first < K, self._first, K)  # K: "not a shortlist word"
+        gates = st.row_gates(self._rows, words)
+        st.read_row(gates, self._rows, self._h, self._c, self._col_logp)
+
+    def _sampled_col_half(self) -> None:
+        st, K = self.stepper, self.stepper.K
+        words = torch.where(self._first < K, self._first, K)
+        st.read_col(st.col_gates(self._cols, words), self._h, self._c, self._row_logp)
 
     def _pending_from_state(self) -> None:
         self.stepper.pending(self._h[-1], self._row_logp)
 
     def row_log_probs(self) -> torch.Tensor:
-        """log P_r(row of the next word | history), [batch_size, R] (empty rows -inf)."""
+        """log P(first factor of the next word | history), [batch_size, K + R]: the K
+        shortlist words, then the R rows (empty rows -inf)."""
         self._sync()
         return self._row_logp.clone()
 
@@ -296,13 +318,16 @@ class LightRNNScorer(StreamingScorer):
         self._run("col", self._col_half)
 
     def sample_next(self, pick: Pick) -> torch.Tensor:
-        """The row first, read; then a column among that row's words (DESIGN section 1)."""
+        """The first factor (a shortlist word or a row), read; then for a row, a column among
+        its words (DESIGN section 1)."""
         self._sync()
-        self._rows.copy_(pick(self._row_logp))  # from masked log-probs: always a valid row
-        self._run("row", self._row_half)
+        K = self.stepper.K
+        self._first.copy_(pick(self._row_logp))  # from masked log-probs: always valid
+        self._run("sampled-row", self._sampled_row_half)
         self._cols.copy_(pick(self._col_logp))
-        self._run("col", self._col_half)
-        return self.stepper.words_at(self._rows, self._cols)
+        self._run("sampled-col", self._sampled_col_half)
+        table_word = self.stepper.words_at(self._rows, self._cols)
+        return torch.where(self._first < K, self._first, table_word) if K else table_word
 
 
 class BaselineScorer(StreamingScorer):
