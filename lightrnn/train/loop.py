@@ -31,8 +31,15 @@ from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
 from lightrnn.lm import RecurrentLM
 from lightrnn.train.config import TrainConfig, resolve_device
-from lightrnn.train.state import TrainProgress, TrainResult, TrainState, cpu_copy
-from lightrnn.train.step import Diverged, Report, train_step
+from lightrnn.train.state import (
+    TrainProgress,
+    TrainResult,
+    TrainState,
+    cpu_copy,
+    own_part,
+    rescaled_window,
+)
+from lightrnn.train.step import Diverged, Report, RngStreams, train_step
 
 STATE_FORMAT = 3
 RANK_SEED = 1_000_003  # process k draws dropout masks from seed + k * RANK_SEED
@@ -90,7 +97,7 @@ class Trainer:
             threshold_mode="rel",
         )
         self.state = TrainState()
-        self._seed_rng(config.seed + RANK_SEED * (world.rank if world else 0))
+        self.rng = RngStreams(self.device, config.seed + RANK_SEED * (world.rank if world else 0))
         self._running = False
         self._last_good: dict[str, Any] | None = None  # rollback target (on_diverge="rollback")
         self._gathered: dict[str, Any] | None = None  # the state being checkpointed (a world)
@@ -103,15 +110,6 @@ class Trainer:
                 params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
         return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-
-    def _seed_rng(self, seed: int) -> None:
-        """The trainer's own RNG streams (dropout), apart from the process's global one."""
-        self._rng_cpu = torch.Generator().manual_seed(seed).get_state()
-        self._rng_cuda = None
-        if self.device.type == "cuda":
-            with torch.random.fork_rng(devices=[self.device]):
-                torch.cuda.manual_seed(seed)
-                self._rng_cuda = torch.cuda.get_rng_state(self.device)
 
     # -- what callers read --------------------------------------------------------------------
 
@@ -155,7 +153,7 @@ class Trainer:
         tokens = 0
         report = Report(start, torch.zeros((), device=self.device), self.world)
         with torch.random.fork_rng(devices=devices):
-            self._load_rng()
+            self.rng.load()
             self._running = True
             if cfg.on_diverge == "rollback" and self._last_good is None:
                 self._last_good = self.state_dict(local=True)
@@ -177,7 +175,7 @@ class Trainer:
                             continue
                         last_ckpt = time.perf_counter()
             finally:
-                self._save_rng()
+                self.rng.save()
                 self._running = False
         seconds = time.perf_counter() - start
         return TrainResult(
@@ -326,7 +324,7 @@ class Trainer:
             )
         rollbacks, at = s.rollbacks + 1, s.step
         self.load_state_dict(self._last_good)
-        self._load_rng()
+        self.rng.load()
         self.state.rollbacks = rollbacks
         for group in self.optimizer.param_groups:
             group["lr"] *= cfg.diverge_lr_factor
@@ -335,16 +333,6 @@ class Trainer:
 
     # -- state --------------------------------------------------------------------------------
 
-    def _load_rng(self) -> None:
-        torch.set_rng_state(self._rng_cpu)
-        if self._rng_cuda is not None:
-            torch.cuda.set_rng_state(self._rng_cuda, self.device)
-
-    def _save_rng(self) -> None:
-        self._rng_cpu = torch.get_rng_state()
-        if self.device.type == "cuda":
-            self._rng_cuda = torch.cuda.get_rng_state(self.device)
-
     def state_dict(self, local: bool = False) -> dict[str, Any]:
         """Everything needed to continue bitwise: plain tensors and numbers, on the CPU. In a
         world this is a collective (each process adds its rows' LSTM state and RNG), unless
@@ -352,11 +340,10 @@ class Trainer:
         if self._gathered is not None and not local:
             return self._gathered
         if self._running:
-            self._save_rng()
+            self.rng.save()
         mine = {
             "hidden": None if self.state.hidden is None else cpu_copy(self.state.hidden),
-            "rng_cpu": self._rng_cpu.clone(),
-            "rng_cuda": None if self._rng_cuda is None else self._rng_cuda.clone(),
+            **self.rng.state(),
         }
         parts = self.world.gather(mine) if self.world is not None and not local else [mine]
         return {
@@ -392,16 +379,12 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         progress = cpu_copy(state["progress"])
         rank, size = self.world.part() if self.world is not None else (0, 1)
-        parts = state["ranks"]
-        mine = parts[0] if state["local"] else parts[rank] if len(parts) == size else None
+        mine = own_part(state, rank, size)
         if mine is None:  # another number of processes: same share of the epoch, fresh state
-            old, new = state["windows_per_epoch"], len(self.batches)
-            progress["window"] = min(round(progress["window"] * new / old), new)
-            self._seed_rng(self.config.seed + RANK_SEED * rank + progress["step"])
+            progress["window"] = rescaled_window(state, len(self.batches))
+            self.rng.seed(self.config.seed + RANK_SEED * rank + progress["step"])
         else:
             hidden = mine["hidden"]
             progress["hidden"] = None if hidden is None else [t.to(self.device) for t in hidden]
-            self._rng_cpu = mine["rng_cpu"].clone()
-            if mine["rng_cuda"] is not None and self.device.type == "cuda":
-                self._rng_cuda = mine["rng_cuda"].clone()
+            self.rng.restore(mine)
         self.state = TrainState(**progress)

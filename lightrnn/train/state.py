@@ -94,3 +94,18 @@ def tensors_in(obj: Any) -> list[torch.Tensor]:
     if isinstance(obj, list | tuple):
         return [t for v in obj for t in tensors_in(v)]
     return []
+
+
+def own_part(state: dict[str, Any], rank: int, size: int) -> dict[str, Any] | None:
+    """This process's part of a checkpoint (LSTM state and RNG of its rows), or None when the
+    checkpoint was written by another number of processes."""
+    parts = state["ranks"]
+    if state["local"]:
+        return parts[0]
+    return parts[rank] if len(parts) == size else None
+
+
+def rescaled_window(state: dict[str, Any], windows_now: int) -> int:
+    """The checkpoint's data position as the same share of an epoch cut into `windows_now`."""
+    old = state["windows_per_epoch"]
+    return min(round(state["progress"]["window"] * windows_now / old), windows_now)

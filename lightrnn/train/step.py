@@ -58,3 +58,41 @@ class Report:
         self.loss.zero_()
         self.since, self.steps, self.tokens = now, 0, 0
         return loss, rate
+
+
+class RngStreams:
+    """The trainer's own RNG streams (dropout masks), apart from the process's global one:
+    loaded around the steps, saved after, and in every checkpoint."""
+
+    def __init__(self, device: torch.device, seed: int) -> None:
+        self.device = device
+        self.seed(seed)
+
+    def seed(self, seed: int) -> None:
+        self.cpu = torch.Generator().manual_seed(seed).get_state()
+        self.cuda: torch.Tensor | None = None
+        if self.device.type == "cuda":
+            with torch.random.fork_rng(devices=[self.device]):
+                torch.cuda.manual_seed(seed)
+                self.cuda = torch.cuda.get_rng_state(self.device)
+
+    def load(self) -> None:
+        torch.set_rng_state(self.cpu)
+        if self.cuda is not None:
+            torch.cuda.set_rng_state(self.cuda, self.device)
+
+    def save(self) -> None:
+        self.cpu = torch.get_rng_state()
+        if self.device.type == "cuda":
+            self.cuda = torch.cuda.get_rng_state(self.device)
+
+    def state(self) -> dict[str, torch.Tensor | None]:
+        return {
+            "rng_cpu": self.cpu.clone(),
+            "rng_cuda": None if self.cuda is None else self.cuda.clone(),
+        }
+
+    def restore(self, part: dict) -> None:
+        self.cpu = part["rng_cpu"].clone()
+        if part["rng_cuda"] is not None and self.device.type == "cuda":
+            self.cuda = part["rng_cuda"].clone()
