@@ -315,6 +315,25 @@ def table(
 
 
 @app.command()
+@one_line_errors
+def node(
+    rdzv_endpoint: Annotated[str, typer.Option(help="HOST:PORT of node 0, as its run was given.")],
+    node_rank: Annotated[int, typer.Option(help="This machine's rank: 1, 2, ...")],
+    store: StoreOpt = None,
+    timeout_minutes: Annotated[
+        float, typer.Option(help="Stop after this long without a round from node 0.")
+    ] = 60.0,
+) -> None:
+    """Join a multi-machine run: train this node's share of each round node 0 starts."""
+    import storage
+    from flows.node import lightrnn_node
+
+    url = store or storage.default_store_url()
+    rounds = lightrnn_node(url, rdzv_endpoint, node_rank, timeout_minutes)
+    console.print(f"node {node_rank}: {rounds} round(s) trained")
+
+
+@app.command()
 def profiles() -> None:
     """List the named profiles and their settings."""
     from flows.profiles import PROFILES

@@ -24,6 +24,7 @@ from tasks.convergence import check_convergence_task
 from tasks.corpus import prepare_corpus_task
 from tasks.evaluate import evaluate_task
 from tasks.lease import run_lease
+from tasks.nodes import release_nodes_task
 from tasks.refs import RoundJob
 from tasks.report import publish_rounds_task, publish_stable_task, write_report_task
 from tasks.rounds import run_summary
@@ -102,4 +103,6 @@ def lightrnn_pipeline(
                 decision["reason"],
             )
         summary = write_report_task(url, summary, best)
+        if settings.train.nnodes > 1:
+            release_nodes_task(url, settings.train.rdzv_endpoint, run_key)
     return summary

@@ -111,7 +111,8 @@ def launch_round(
             code = proc.wait()
         finally:
             stop(proc)
-    if code != 0 or not result:
+    leads = cfg.nnodes == 1 or cfg.node_rank <= 0  # global rank 0 runs here
+    if code != 0 or (leads and not result):
         last = "\n".join(tail)
         raise TrainingError(
             f"round {job.round_index} on {cfg.nproc} process(es) x {cfg.nnodes} node(s) failed "

@@ -13,6 +13,7 @@ from prefect.runtime import task_run
 from tasks import names
 from tasks.launch import launch_round
 from tasks.monitor import TrainingMonitor
+from tasks.nodes import publish_round
 from tasks.refs import ModelInfo, Ref, RoundJob
 from tasks.store_task import Output, store_task
 from tasks.training import model_info, train_round
@@ -49,6 +50,8 @@ def train_round_task(out: Output, job: RoundJob) -> ModelInfo:
                 cfg.processes,
                 cfg.batch_size * cfg.processes,
             )
+            if cfg.nnodes > 1:  # the other nodes (`lightrnn node`) take their jobs from here
+                publish_round(out.store, job)
             result = launch_round(job, logger.info, monitor)
             info = _found(out.store, Ref.of(out.store.resolve(result["name"], result["version"])))
         monitor.finish(info.stop_reason, info.steps, info.valid_ppl)

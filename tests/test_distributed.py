@@ -4,7 +4,6 @@ resume bitwise after SIGKILL, survive a killed rank, run on two "nodes", and lea
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import signal
 import subprocess
@@ -238,49 +237,62 @@ def test_a_killed_rank_restarts_the_round_from_its_checkpoint_or_fails_it(corpus
     assert not workers()
 
 
-def test_two_nodes_on_this_machine_complete_a_round(corpus, tmp_path):
-    endpoint = f"127.0.0.1:{free_port()}"
-    (
+def test_two_nodes_on_this_machine_run_the_pipeline(prefect_server, corpus, tmp_path):
+    """Two "machines" on 127.0.0.1: node 0 runs the pipeline, node 1 follows (`lightrnn
+    node`); their launchers meet in a static rendezvous every round."""
+    lightrnn = str(Path(sys.executable).parent / "lightrnn")
+    store, endpoint = f"file://{tmp_path}/store", f"127.0.0.1:{free_port()}"
+    follower = subprocess.Popen(
         [
-            agent(
-                job_for(
-                    tmp_path,
-                    corpus,
-                    **{
-                        "train.nproc": 1,
-                        "train.nnodes": 2,
-                        "train.node_rank": k,
-                        "train.rdzv_endpoint": endpoint,
-                    },
-                ),
-                tmp_path / f"node{k}",
-            )
-            for k in (0, 1)
-        ]
-        if False
-        else None
+            lightrnn,
+            "node",
+            "--store",
+            store,
+            "--rdzv-endpoint",
+            endpoint,
+            "--node-rank",
+            "1",
+            "--timeout-minutes",
+            "5",
+        ],
+        env=prefect_server.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    root = tmp_path / "nodes"
-    root.mkdir()
-    base = job_for(
-        root,
-        corpus,
-        **{
-            "train.nproc": 1,
-            "train.nnodes": 2,
-            "train.rdzv_endpoint": endpoint,
-            "train.node_rank": 0,
-        },
+    lead = subprocess.run(
+        [
+            lightrnn,
+            "run",
+            "--corpus",
+            str(corpus),
+            "--profile",
+            "tiny",
+            "--store",
+            store,
+            "--set",
+            "train.max_steps=30",
+            "--set",
+            "train.nnodes=2",
+            "--set",
+            "train.node_rank=0",
+            "--set",
+            f"train.rdzv_endpoint={endpoint}",
+            "--set",
+            "costs.max_tokens=5000",
+        ],
+        env=prefect_server.env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
-    procs = []
-    for k in (0, 1):
-        settings = base.settings.with_values({"train.node_rank": k})
-        node = root / f"node{k}"
-        node.mkdir()
-        procs.append(agent(dataclasses.replace(base, settings=settings), node))
-    assert [p.wait(timeout=300) for p in procs] == [0, 0]  # two launchers, one process group
-    info = storage.open_store(base.store_url).resolve("runs/test-run/round-1/model")
-    assert info.meta["summary"]["processes"] == 2
+    assert lead.returncode == 0, lead.stderr[-3000:]
+    assert "on 1 process(es) x 2 node(s): global batch 16 x 2 = 32 rows" in lead.stderr
+    out, _ = follower.communicate(timeout=120)
+    assert follower.returncode == 0 and "node 1: 2 round(s) trained" in out, out[-3000:]
+    opened = storage.open_store(store)
+    (model,) = [n for n in opened.names("runs/") if n.endswith("/round-2/model")]
+    assert opened.resolve(model).meta["summary"]["processes"] == 2
 
 
 def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
