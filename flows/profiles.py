@@ -40,26 +40,28 @@ TINY = RunSettings(
     costs=CostConfig(batch_size=32, max_tokens=20_000),
     pipeline=PipelineConfig(max_rounds=2, checkpoint_steps=20),
 )
-DEMO = RunSettings(
+DEMO = RunSettings(  # the quality study's winner at a CPU budget (README: "Speed and quality")
     profile="demo",
-    model=ModelSettings(embed_dim=200, hidden_dim=200, num_layers=1),
+    model=ModelSettings(embed_dim=200, hidden_dim=200, num_layers=1, shortlist=2000, tie=True),
     train=TrainConfig(
         optimizer="adam",
         lr=0.003,
         batch_size=32,
         bptt=35,
-        max_steps=1200,
-        eval_every=300,
+        max_steps=2400,
+        eval_every=600,
         eval_tokens=40_000,
-        early_stop_patience=2,
+        early_stop_patience=3,
         lr_decay=0.5,
     ),
     costs=CostConfig(batch_size=64, max_tokens=400_000),
-    pipeline=PipelineConfig(max_rounds=4, checkpoint_steps=300),
+    pipeline=PipelineConfig(max_rounds=2, checkpoint_steps=600),
 )
 GPU_MEDIUM = RunSettings(  # Zaremba et al. 2014, medium
     profile="gpu-medium",
-    model=ModelSettings(embed_dim=650, hidden_dim=650, num_layers=2, dropout=0.5),
+    model=ModelSettings(
+        embed_dim=650, hidden_dim=650, num_layers=2, dropout=0.5, shortlist=2000, tie=True
+    ),
     train=TrainConfig(
         optimizer="sgd",
         lr=20.0,
@@ -78,14 +80,18 @@ GPU_MEDIUM = RunSettings(  # Zaremba et al. 2014, medium
 GPU_LARGE = replace(  # Zaremba et al. 2014, large
     GPU_MEDIUM,
     profile="gpu-large",
-    model=ModelSettings(embed_dim=1500, hidden_dim=1500, num_layers=2, dropout=0.65),
+    model=ModelSettings(
+        embed_dim=1500, hidden_dim=1500, num_layers=2, dropout=0.65, shortlist=2000, tie=True
+    ),
     train=replace(GPU_MEDIUM.train, max_steps=100_000),
 )
 GPU_BILLION = replace(  # One Billion Word scale, the paper's sizes
     GPU_MEDIUM,
     profile="gpu-billion",
     corpus=CorpusConfig(min_count=3),
-    model=ModelSettings(embed_dim=1024, hidden_dim=1024, num_layers=2, dropout=0.1),
+    model=ModelSettings(
+        embed_dim=1024, hidden_dim=1024, num_layers=2, dropout=0.1, shortlist=8000, tie=True
+    ),
     train=replace(
         GPU_MEDIUM.train,
         optimizer="adam",
@@ -105,7 +111,9 @@ GPU_BILLION = replace(  # One Billion Word scale, the paper's sizes
 
 PROFILES: dict[str, Profile] = {
     "tiny": Profile("smoke run: seconds on a CPU, a small model, 2 rounds", TINY),
-    "demo": Profile("minutes on a CPU: WikiText-2, 1 x 200 LSTM, up to 4 rounds", DEMO),
+    "demo": Profile(
+        "minutes on a CPU: WikiText-2, 1 x 200 tied LSTM, 2,000-word shortlist, 2 rounds", DEMO
+    ),
     "gpu-medium": Profile(
         "GPU: 2 x 650 LSTM, dropout 0.5, SGD (Zaremba et al. 2014 medium size)", GPU_MEDIUM
     ),

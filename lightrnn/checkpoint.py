@@ -37,6 +37,7 @@ TABLE = "table.npz"
 VOCAB = "vocab.arrow"
 TOKENIZER = "tokenizer.json"
 TRAINER_STATE = "trainer.pt"
+OPTIMIZER_STATE = "optimizer.pt"  # beside a round's model: where the next round's optimizer starts
 COSTS = "costs.npz"
 METRICS = "metrics.json"
 REPORT = "report.md"

@@ -42,9 +42,13 @@ def put_model(
     tokenizer: dict[str, Any],
     meta: dict[str, Any],
     parents: Sequence[Ref | str],
+    extra: dict[str, bytes] | None = None,
 ) -> Ref:
+    """Commit a model directory (`lightrnn.checkpoint` layout), with `extra` files beside it."""
     with tempfile.TemporaryDirectory(prefix="lightrnn-model-") as tmp:
         save_model(model, Path(tmp), vocab, tokenizer)
+        for filename, data in (extra or {}).items():
+            (Path(tmp) / filename).write_bytes(data)
         version = store.put(name, tmp, meta=meta, parents=[str(p) for p in parents], kind="model")
     return Ref.of(version)
 

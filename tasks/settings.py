@@ -46,8 +46,9 @@ class PipelineConfig:
 
     max_rounds: int = 4
     moved_threshold: float = 0.01  # stable when fewer words than this fraction move ...
-    min_objective_gain: float = 0.0  # ... or a reallocation gains less than this fraction
+    min_objective_gain: float = 0.001  # ... or a reallocation gains less than this fraction
     seed: int = 0  # initial table and model initialisation
+    carry_optimizer: bool = True  # a round's optimizer and lr schedule start where the last ended
     checkpoint_steps: int = 500  # checkpoint training every N steps (0: never by steps)
     checkpoint_minutes: float = 10.0  # ... or every N minutes (0: never by time)
     lease_seconds: float = 300.0  # a run's lease lapses this long after its last heartbeat
@@ -77,7 +78,7 @@ RESULT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "train": None,
     "costs": None,
     "allocate": None,
-    "pipeline": ("seed",),  # rounds already trained stay valid with a new max_rounds
+    "pipeline": ("seed", "carry_optimizer"),  # max_rounds changes no round: they stay valid
 }
 # Where and how a run's processes start, not what they compute: a run resumes under others.
 LAUNCH_FIELDS = ("nproc", "nnodes", "node_rank", "rdzv_endpoint", "max_restarts")

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 import storage
-from lightrnn.checkpoint import WEIGHTS, load_tensors
+from lightrnn.checkpoint import OPTIMIZER_STATE, WEIGHTS, load_tensors, tensors_to_bytes
 from lightrnn.corpus import open_split
 from lightrnn.distributed import World
 from lightrnn.model import LightRNN
 from lightrnn.train import Trainer, TrainProgress
+from lightrnn.train.state import cpu_copy
 from tasks import names
 from tasks.artifacts import corpus_dir, get_table, put_model
 from tasks.checkpoints import CheckpointTarget
@@ -37,9 +38,12 @@ def train_round(
     allocation = get_table(store, job.table)
     config = settings.model.config(corpus.vocab_size)
     model = LightRNN.seeded(config, allocation, settings.pipeline.seed)
+    carried = None
     if job.init_model is not None:
         init = store.get(job.init_model.name, job.init_model.version)
         model.load_state_dict(load_tensors(init / WEIGHTS))
+        if settings.pipeline.carry_optimizer and (init / OPTIMIZER_STATE).is_file():
+            carried = load_tensors(init / OPTIMIZER_STATE)
     parents = [str(corpus.ref), str(job.table)] + ([str(job.init_model)] if job.init_model else [])
     name = names.checkpoint(job.run_key, job.round_index)
     target = CheckpointTarget(store, name, allocation.digest(), corpus.digest, tuple(parents))
@@ -54,6 +58,9 @@ def train_round(
         checkpoint_seconds=60.0 * settings.pipeline.checkpoint_minutes,
         world=world,
     )
+    if carried is not None:  # the previous round's optimizer and schedule go on
+        trainer.optimizer.load_state_dict(carried["optimizer"])
+        trainer.scheduler.load_state_dict(carried["scheduler"])
     resumed = target.resume(trainer, log, world)
     if resumed is not None and main:
         log.info("resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
@@ -74,7 +81,12 @@ def train_round(
     meta["config"] = {"model": model.spec(), "train": settings.to_dict()["train"]}
     model_name = names.round_model(job.run_key, job.round_index)
     vocab = root / "vocab.arrow"
-    ref = put_model(store, model_name, model.cpu(), vocab, corpus.tokenizer, meta, parents)
+    optimizer = {
+        "optimizer": cpu_copy(trainer.optimizer.state_dict()),
+        "scheduler": cpu_copy(trainer.scheduler.state_dict()),
+    }
+    extra = {OPTIMIZER_STATE: tensors_to_bytes(optimizer)}
+    ref = put_model(store, model_name, model.cpu(), vocab, corpus.tokenizer, meta, parents, extra)
     return model_info(ref, summary)
 
 
