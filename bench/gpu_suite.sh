@@ -15,8 +15,9 @@
 #                         2 x 1024, batch 128, bptt 35, bf16; batch-1 eager and CUDA-graph
 #                         latency; --profile keeps each model's top kernels of a training step
 #                         (where LightRNN's time over the floor goes)
-#   quality-wt2  ~6 min   2 x 650 LSTM, dropout 0.5, Adam, batch 64, 6000 steps per model in 4
-#   quality-ptb  ~6 min   rounds; LightRNN reallocates after rounds 1-3
+#   quality-wt2  ~9 min   2 x 650 LSTM, dropout 0.5, Adam, batch 64, 100 s of training per model
+#   quality-ptb  ~9 min   (time:100): LightRNN tie+k2000 in 2 rounds, its random-table control,
+#                         full and adaptive softmax
 #
 # With this workplace's device tool (its machine has torch, numpy, pyarrow, fsspec and numba but
 # no lapx: reallocation then uses the sparse auction, as the JSON records). PTB does not travel
@@ -29,8 +30,8 @@
 #
 # A dry run of the plumbing on a CPU at toy sizes (the extra flags go after the defaults):
 #     DEVICE=cpu OUT=/tmp/suite THROUGHPUT_ARGS="--hidden 16 --batch 4 --sizes 500 --steps 2" \
-#       QUALITY_ARGS="--hidden 16 --layers 1 --batch 8 --steps 30 --rounds 3 \
-#       --eval-tokens 2000 --cost-tokens 20000" bash bench/gpu_suite.sh throughput quality-wt2
+#       QUALITY_ARGS="--hidden 16 --batch 8 --budgets steps:30 --eval-tokens 2000 \
+#       --variants tie+k200+cost20000" bash bench/gpu_suite.sh throughput quality-wt2
 set -uo pipefail  # no -e: a part that fails or times out must not stop the next one
 
 cd "$(dirname "$0")/.."
@@ -68,8 +69,9 @@ for part in "${parts[@]}"; do
     quality-wt2|quality-ptb)
       corpus=${part#quality-}
       [ "$corpus" = wt2 ] && corpus=wikitext-2
-      timeout 560 "$PY" bench/quality.py --device "$DEVICE" --corpora "$corpus" \
-        "${quality_args[@]}" --out "$OUT/quality-$DEVICE-$corpus.json" 2>&1 \
+      timeout 560 "$PY" bench/quality.py --device "$DEVICE" --corpora "$corpus" --hidden 650 \
+        --layers 2 --dropout 0.5 --batch 64 --lr 2e-3 --budgets time:100 "${quality_args[@]}" \
+        --out "$OUT/quality-$DEVICE-$corpus.json" 2>&1 \
         | tee "$OUT/quality-$DEVICE-$corpus.log" | grep -v ': step ' ;;
     *)
       echo "unknown part '$part': choose all, tests, throughput, quality-wt2, quality-ptb" >&2

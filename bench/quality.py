@@ -1,31 +1,31 @@
-"""Quality on real text: LightRNN with bootstrap reallocation against full and adaptive softmax.
+"""Quality on real text at equal cost: LightRNN against the full and the adaptive softmax.
 
-For each corpus (PTB and WikiText-2 from ../shared/data; WikiText-2 falls back to the copy
-bundled in data/), the same LSTM size and the same budget of training steps for every model,
-trained in `--rounds` rounds of steps / rounds steps:
+Every model runs in this process on the same tokenized corpus (PTB and WikiText-2 from
+../shared/data; WikiText-2 falls back to the copy bundled in data/) and is evaluated the same way
+(whole validation and test splits). Budgets (`--budgets`, bench/quality_run.py):
 
-    lightrnn         the bootstrap: after every round but the last, accumulate_costs over the
-                     training text, assign (exact or sparse), set_table, and train on
-    lightrnn-random  the control: the same rounds on the random table it started from
-    full, adaptive   the baselines
+    steps:N            the same number of training steps
+    time:SECONDS       the same training seconds (LightRNN's reallocations count against them)
+    convergence:CAP    until validation stops improving (lr decay, early stopping), capped
+    params:<budget>    LightRNN enlarged to the full softmax's parameter count, under <budget>
 
-Each model has one Trainer for all its rounds (optimizer state and data position carry over; a
-round is a pause), so reallocation is the only difference between the first two. Reported:
-validation and test perplexity after every round (and right after each reallocation, the spike),
-parameters, training seconds (validation included, as in the pipeline), reallocation seconds.
+Models: `lightrnn` (the bootstrap: `--rounds` rounds, reallocating between them),
+`lightrnn-random` (the control: the same rounds on its random table), `full`, `adaptive`.
+LightRNN's options are variants (`--variants tie+k2000,plain`: weight tying, a K-word shortlist,
+the assignment method, a cost sample, a hidden size). `--seeds 0,1,2` repeats every row;
+`--append` keeps the rows of the output file that this run does not redo, so a study is built
+from several commands. Writes bench/results/quality-<device>.json ({"results": [...], "markdown",
+"targets"}) and two plots beside it: test perplexity against training seconds and parameters.
 
-    .venv/bin/python bench/quality.py                       # the GPU budget (bench/gpu_suite.sh)
-    .venv/bin/python bench/quality.py --corpora ptb --device cpu --hidden 200 --layers 1 \\
-        --dropout 0 --batch 32 --steps 1200 --rounds 3      # bench/results/quality-cpu.json
+    .venv/bin/python bench/quality.py --corpora wikitext-2 --budgets time:900 --seeds 0,1,2
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,166 +34,24 @@ import torch
 if not __package__:  # run as `python bench/quality.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench import common
-from bench.common import ROOT, fmt, markdown_table
-from lightrnn.allocate import AllocateConfig, reallocate
-from lightrnn.checkpoint import build_model
+from bench import common, quality_report
+from bench.common import ROOT
+from bench.quality_run import MODELS, Budget, Size, Variant, run
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
-from lightrnn.costs import CostConfig, accumulate_costs
-from lightrnn.evaluate import evaluate
-from lightrnn.lm import RecurrentLM
-from lightrnn.model import LightRNN
-from lightrnn.table import Table
-from lightrnn.train import TrainConfig, Trainer, TrainProgress, resolve_device
+from lightrnn.train import resolve_device
 
-MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
 SHARED = ROOT.parent / "shared" / "data"
 CORPORA = {  # name -> directories to try, first found wins
     "ptb": [SHARED / "ptb", ROOT / ".lightrnn" / "data" / "ptb"],
     "wikitext-2": [SHARED / "wikitext-2", ROOT / "data" / "wikitext-2"],
 }
-TARGET_VS_FULL = 0.05  # LightRNN's WikiText-2 test perplexity within 5% of the full softmax's
-
-
-@dataclass(frozen=True)
-class QualitySetting:
-    """One budget and model size for every model and corpus of a run."""
-
-    hidden: int = 650  # LSTM units per layer
-    embed: int = 0  # input vector size; 0 = hidden
-    layers: int = 2
-    dropout: float = 0.5
-    batch: int = 64
-    bptt: int = 35
-    steps: int = 6000  # training steps per model (the budget)
-    rounds: int = 4  # LightRNN rounds (a reallocation after each but the last)
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    clip: float = 0.25
-    lr_decay: float = 0.5  # after an evaluation (one per round) without improvement
-    eval_tokens: int = 0  # validation ids read at each round's end; 0 = all
-    cost_tokens: int = 0  # training ids read to accumulate the costs; 0 = all
-    allocate: str = "auto"  # "auto", "exact", "sparse" or "greedy"
-    seed: int = 0
-    device: str = "auto"
+KEY = ("corpus", "budget", "model", "variant", "seed")
 
 
 def corpus_dir(name: str, data_root: str | None) -> Path | None:
     """Where the corpus's train/valid/test files are: --data-root/NAME, else the defaults."""
     candidates = [Path(data_root) / name] if data_root else CORPORA[name]
     return next((d for d in candidates if d.is_dir()), None)
-
-
-def allocate_method(requested: str) -> str:
-    """`auto` picks exact (lapx) when it fits; where lapx is missing, the sparse auction."""
-    if requested in ("auto", "exact") and importlib.util.find_spec("lap") is None:
-        return "sparse"
-    return requested
-
-
-def build(kind: str, vocab_size: int, s: QualitySetting) -> RecurrentLM:
-    """`lightrnn` and `lightrnn-random` start as the same LightRNN, on the same random table."""
-    torch.manual_seed(s.seed)
-    name = "lightrnn" if kind.startswith("lightrnn") else kind
-    sizes = {"embed": s.embed or s.hidden, "hidden": s.hidden, "layers": s.layers}
-    spec = common.model_spec(name, vocab_size, **sizes, dropout=s.dropout)
-    return build_model(spec, Table.random(vocab_size, seed=s.seed) if name == "lightrnn" else None)
-
-
-def train_model(kind: str, corpus: str, root: str, s: QualitySetting) -> dict[str, Any]:
-    """Train one model for the budget, in rounds; reallocate between rounds for `lightrnn`."""
-    train, valid, test = (open_split(root, split) for split in ("train", "valid", "test"))
-    model = build(kind, len(load_corpus(root).vocab), s)
-    per_round = s.steps // s.rounds
-    config = TrainConfig(
-        batch_size=s.batch,
-        bptt=s.bptt,
-        optimizer=s.optimizer,
-        lr=s.lr,
-        clip=s.clip,
-        max_steps=per_round * s.rounds,
-        eval_every=per_round,
-        eval_tokens=s.eval_tokens,
-        lr_decay=s.lr_decay,
-        lr_patience=0,
-        early_stop_patience=0,  # a fixed budget: no early stop, end on the last parameters
-        restore_best=False,
-        seed=s.seed,
-        device=s.device,
-        progress_every=max(1, per_round // 4),
-    )
-    label = f"{corpus} {kind}"
-
-    def progress(p: TrainProgress) -> None:
-        print(
-            f"{label}: step {p.step}/{p.max_steps} train ppl {p.ppl:.1f} valid "
-            f"{fmt(p.valid_ppl, '.1f')} {p.tokens_per_s:,.0f} tok/s {p.elapsed_s:.0f} s",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    trainer = Trainer(model, train, valid, config, progress=progress)
-    out: dict[str, Any] = {"parameters": model.num_parameters(), "rounds": []}
-    if isinstance(model, LightRNN):
-        out["table"] = [model.config.n_rows, model.config.n_cols]
-    train_s = realloc_s = test_s = 0.0
-    tokens = 0
-    for k in range(1, s.rounds + 1):
-        result = trainer.run(until_step=k * per_round)
-        train_s += result.seconds
-        tokens += result.tokens_per_s * result.seconds
-        elapsed = common.stopwatch()
-        test_ppl = evaluate(model, test, 10, s.bptt).ppl
-        test_s += elapsed()
-        row: dict[str, Any] = {
-            "round": k,
-            "step": trainer.step,
-            "valid_ppl": trainer.valid_ppl,
-            "test_ppl": test_ppl,
-            "lr": trainer.lr,
-            "train_seconds": train_s,
-        }
-        if kind == "lightrnn" and k < s.rounds:
-            assert isinstance(model, LightRNN)
-            row.update(reallocate_table(model, train, valid, s))
-            realloc_s += row["realloc_seconds"]
-            trainer.hidden = None  # the carried state was read with the old table
-        out["rounds"].append(row)
-        print(f"{label}: round {k} {row}", file=sys.stderr, flush=True)
-    last = out["rounds"][-1]
-    out.update(
-        valid_ppl=last["valid_ppl"],
-        test_ppl=last["test_ppl"],
-        train_seconds=train_s,
-        tokens_per_s=tokens / max(train_s, 1e-9),
-        realloc_seconds=realloc_s,
-        test_eval_seconds=test_s,
-    )
-    return out
-
-
-def reallocate_table(model: LightRNN, train, valid, s: QualitySetting) -> dict[str, Any]:
-    """Costs over the training text, the new table, and the validation ppl right after it."""
-    elapsed = common.stopwatch()
-    costs = accumulate_costs(
-        model, train, CostConfig(batch_size=64, bptt=s.bptt, max_tokens=s.cost_tokens)
-    )
-    method = allocate_method(s.allocate)
-    table, report = reallocate(costs.rows, costs.cols, model.table, config=AllocateConfig(method))
-    model.set_table(table)
-    seconds = elapsed()
-    spike = evaluate(model, valid, 10, s.bptt, max_tokens=s.eval_tokens or None).ppl
-    return {
-        "cost_tokens": costs.tokens,
-        "cost_seconds": costs.seconds,
-        "allocate": f"{report.method} ({report.solver})",
-        "words_moved": report.words_moved,
-        "moved_fraction": report.moved_fraction,
-        "objective_before": report.objective_before,
-        "objective_after": report.objective_after,
-        "valid_ppl_after_realloc": spike,
-        "realloc_seconds": seconds,
-    }
 
 
 def tokenize(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
@@ -208,162 +66,108 @@ def tokenize(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
     return root, info
 
 
-def summarise(corpora: dict[str, dict]) -> dict[str, dict]:
-    """The issue's two quality targets, on what ran (None where a model or corpus is missing)."""
-    wt2 = corpora.get("wikitext-2", {}).get("models", {})
-    light, full = wt2.get("lightrnn"), wt2.get("full")
-    gap = None if not (light and full) else light["test_ppl"] / full["test_ppl"] - 1.0
-    better = {}
-    for name, c in corpora.items():
-        m = c.get("models", {})
-        if "lightrnn" in m and "lightrnn-random" in m:
-            better[name] = m["lightrnn"]["test_ppl"] / m["lightrnn-random"]["test_ppl"] - 1.0
-    return {
-        "lightrnn vs full, WikiText-2 test ppl": common.target(
-            gap, f"<= +{TARGET_VS_FULL:.0%}", None if gap is None else gap <= TARGET_VS_FULL
-        ),
-        "reallocation vs random table, test ppl": common.target(
-            better or None,
-            "< 0 on every corpus",
-            None if not better else all(v < 0 for v in better.values()),
-        ),
-    }
+def load(root: str) -> dict[str, Any]:
+    """The three splits as token streams, and the vocabulary size."""
+    splits = {split: open_split(root, split) for split in ("train", "valid", "test")}
+    return {**splits, "vocab": len(load_corpus(root).vocab)}
 
 
-def markdown(corpora: dict[str, dict], targets: dict[str, dict]) -> str:
-    rows, rounds = [], []
-    for name, c in corpora.items():
-        if "skipped" in c:
-            rows.append([name, "-", "-", "-", f"skipped: {c['skipped']}", "-", "-"])
-            continue
-        for kind, m in c["models"].items():
-            rows.append(
-                [
-                    name,
-                    kind,
-                    f"{m['parameters'] / 1e6:.2f}M",
-                    f"{m['valid_ppl']:.1f}",
-                    f"{m['test_ppl']:.1f}",
-                    f"{m['train_seconds']:.0f}"
-                    + (f" + {m['realloc_seconds']:.0f}" if m["realloc_seconds"] else ""),
-                    f"{m['tokens_per_s']:,.0f}",
-                ]
-            )
-        boot = c["models"].get("lightrnn", {}).get("rounds", [])
-        control = c["models"].get("lightrnn-random", {}).get("rounds", [])
-        for i, r in enumerate(boot):
-            ctrl = control[i] if i < len(control) else {}
-            moved = r.get("moved_fraction")
-            rounds.append(
-                [
-                    name,
-                    str(r["round"]),
-                    f"{r['step']:,}",
-                    f"{r['valid_ppl']:.1f}",
-                    f"{r['test_ppl']:.1f}",
-                    fmt(ctrl.get("valid_ppl"), ".1f"),
-                    fmt(ctrl.get("test_ppl"), ".1f"),
-                    "-" if moved is None else f"{100 * moved:.1f}%",
-                    fmt(r.get("valid_ppl_after_realloc"), ".0f"),
-                    fmt(r.get("realloc_seconds"), ".1f"),
-                ]
-            )
-    models = markdown_table(
-        ["corpus", "model", "params", "valid ppl", "test ppl", "train s (+ realloc)", "tokens/s"],
-        rows,
-        "llrrrrr",
-    )
-    table = markdown_table(
-        [
-            "corpus",
-            "round",
-            "steps",
-            "LightRNN valid",
-            "LightRNN test",
-            "random-table valid",
-            "random-table test",
-            "words moved after",
-            "valid ppl right after",
-            "realloc s",
-        ],
-        rounds,
-        "lrrrrrrrrr",
-    )
+def previous_rows(path: str, append: bool) -> list[dict[str, Any]]:
+    """With --append, the rows already in the output file."""
+    if not append or not Path(path).is_file():
+        return []
+    return list(json.loads(Path(path).read_text()).get("results", []))
 
-    def show(v: Any) -> str:
-        if isinstance(v, dict):
-            return ", ".join(f"{k} {x:+.1%}" for k, x in v.items())
-        return fmt(v, "+.1%")
 
-    return f"{models}\n\n{table}\n\n{common.target_lines(targets, show)}"
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--corpora", default="ptb,wikitext-2", help=f"any of {','.join(CORPORA)}")
+    p.add_argument("--budgets", default="time:600", help="steps:N, time:S, convergence:S, "
+                   "params:<budget> (comma-separated)")
+    p.add_argument("--models", default=",".join(MODELS), help=f"any of {','.join(MODELS)}")
+    p.add_argument("--variants", default="tie+k2000", help="LightRNN options, comma-separated: "
+                   "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN)")
+    p.add_argument("--seeds", default="0")
+    p.add_argument("--data-root", default=None, help="a folder holding ptb/ and wikitext-2/")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--hidden", type=int, default=200, help="LSTM units (= embedding size)")
+    p.add_argument("--layers", type=int, default=1)
+    p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--bptt", type=int, default=35)
+    p.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate")
+    p.add_argument("--rounds", type=int, default=2, help="LightRNN rounds (reallocating between)")
+    p.add_argument("--eval-every", type=int, default=500, help="steps between validations "
+                   "(time and convergence budgets)")
+    p.add_argument("--eval-tokens", type=int, default=40_000, help="validation ids read during "
+                   "training (0: all); the final figures read every id")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
+    p.add_argument("--work-dir", default=None, help="where the tokenized corpora go (temp)")
+    p.add_argument("--out", default="", help="default bench/results/quality-<device>.json")
+    p.add_argument("--append", action="store_true", help="keep the output file's other rows")
+    p.add_argument("--no-plots", action="store_true")
+    args = p.parse_args(argv)
+    args.models = common.names(p, args.models, MODELS, "models")
+    args.corpora = common.names(p, args.corpora, list(CORPORA), "corpora")
+    args.budgets = [Budget.parse(b) for b in args.budgets.split(",") if b]
+    args.variants = [Variant.parse(v) for v in args.variants.split(",") if v]
+    args.seeds = common.sizes(args.seeds)
+    if args.rounds < 1:
+        p.error(f"--rounds {args.rounds}: at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    d = QualitySetting()
-    p.add_argument("--corpora", default="ptb,wikitext-2", help=f"any of {','.join(CORPORA)}")
-    p.add_argument("--models", default=",".join(MODELS), help=f"any of {','.join(MODELS)}")
-    p.add_argument("--data-root", default=None, help="a folder holding ptb/ and wikitext-2/")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--hidden", type=int, default=d.hidden)
-    p.add_argument("--embed", type=int, default=d.embed, help="0: the hidden size")
-    p.add_argument("--layers", type=int, default=d.layers)
-    p.add_argument("--dropout", type=float, default=d.dropout)
-    p.add_argument("--batch", type=int, default=d.batch)
-    p.add_argument("--bptt", type=int, default=d.bptt)
-    p.add_argument("--steps", type=int, default=d.steps, help="training steps per model")
-    p.add_argument("--rounds", type=int, default=d.rounds)
-    p.add_argument("--optimizer", default=d.optimizer, choices=["sgd", "adam"])
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--lr-decay", type=float, default=d.lr_decay)
-    p.add_argument("--eval-tokens", type=int, default=d.eval_tokens, help="0: all of valid")
-    p.add_argument("--cost-tokens", type=int, default=d.cost_tokens, help="0: all of train")
-    p.add_argument("--allocate", default=d.allocate, choices=["auto", "exact", "sparse", "greedy"])
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--work-dir", default=None, help="where the tokenized corpora go (temp)")
-    p.add_argument("--out", default="", help="default bench/results/quality-<device>.json")
-    args = p.parse_args(argv)
-    if args.rounds < 1 or args.steps < args.rounds:
-        p.error(f"--steps {args.steps} must be at least --rounds {args.rounds} (>= 1)")
-    models = common.names(p, args.models, MODELS, "models")
-    names = common.names(p, args.corpora, list(CORPORA), "corpora")
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    s = common.from_args(QualitySetting, args)
     device = resolve_device(args.device)
+    size = Size(args.hidden, args.layers, args.dropout, args.batch, args.bptt, args.lr,
+                args.rounds, args.eval_tokens, args.eval_every, args.device)
     out = args.out or str(ROOT / f"bench/results/quality-{device.type}.json")
-    corpora: dict[str, dict] = {}
+    rows = previous_rows(out, args.append)
+    skipped: dict[str, str] = {}
 
     def result(done: bool) -> dict[str, Any]:
-        """The JSON of the corpora and models so far."""
-        targets = summarise(corpora)
+        targets = quality_report.targets(rows)
         return {
             "command": common.command_line("quality.py", argv),
             "env": common.environment(device),
-            "setting": asdict(s),
-            "allocate_method": allocate_method(s.allocate),
-            "steps_per_round": s.steps // s.rounds,
+            "size": size.__dict__,
             "complete": done,
-            "corpora": corpora,
+            "skipped": skipped,
+            "results": rows,
             "targets": targets,
-            "markdown": markdown(corpora, targets),
+            "markdown": quality_report.markdown(rows) + "\n\n" + quality_report.target_text(targets),
         }
 
     results = common.ResultFile(out, result)
-
     with tempfile.TemporaryDirectory(prefix="lightrnn-quality-", dir=args.work_dir) as work:
-        for name in names:
+        for name in args.corpora:
             source = corpus_dir(name, args.data_root)
             if source is None:
-                corpora[name] = {"skipped": f"no {name} corpus found (pass --data-root)"}
+                skipped[name] = f"no {name} corpus found (pass --data-root)"
                 continue
-            root, info = tokenize(name, source, Path(work))
-            corpora[name] = {**info, "models": {}}
-            for kind in models:
-                corpora[name]["models"][kind] = train_model(kind, name, root, s)
-                results.save()  # after every model
-    return results.finish()
+            corpus = load(tokenize(name, source, Path(work))[0])
+            for budget in args.budgets:
+                for model in args.models:
+                    if budget.match_params and not model.startswith("lightrnn"):
+                        continue  # the baselines' row is the budget's own
+                    variants = args.variants if model.startswith("lightrnn") else [None]
+                    for variant in variants:
+                        for seed in args.seeds:
+                            row = {"corpus": name, "budget": budget.name,
+                                   **run(corpus, model, variant or Variant(), budget, size, seed)}
+                            print(f"{name} {budget.name} {model} {row['variant']} seed {seed}: "
+                                  f"test ppl {row['test_ppl']:.1f}, {row['steps']:,} steps, "
+                                  f"{row['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+                            rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
+                            rows.append(row)
+                            results.save()
+    done = results.finish()
+    if not args.no_plots and rows:
+        done["plots"] = [str(p) for p in quality_report.plots(rows, Path(out).parent, device.type)]
+    return done
 
 
 if __name__ == "__main__":

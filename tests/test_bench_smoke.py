@@ -107,45 +107,74 @@ def corpus_slice(root: Path, name: str, lines: dict[str, int]) -> None:
         (root / name / f"{split}.txt").write_text("".join(text), encoding="utf-8")
 
 
-def test_quality_trains_every_model_in_rounds_and_reallocates(tmp_path):
+def test_quality_runs_every_budget_model_and_seed(tmp_path):
     data = tmp_path / "data"
     corpus_slice(data, "ptb", {"train": 150, "valid": 20, "test": 20})
     corpus_slice(data, "wikitext-2", {"train": 60, "valid": 12, "test": 12})
     out = tmp_path / "q.json"
-    argv = [*TOY, "--dropout", "0", "--steps", "6", "--rounds", "3", "--eval-tokens", "200"]
-    argv += ["--data-root", str(data), "--work-dir", str(tmp_path), "--out", str(out)]
-    result = quality.main(argv)
+    argv = [*TOY, "--rounds", "2", "--eval-tokens", "200", "--eval-every", "2"]
+    argv += ["--budgets", "steps:6,time:0.3,convergence:0.5,params:steps:6", "--seeds", "0,1"]
+    argv += ["--variants", "tie+k20", "--data-root", str(data), "--work-dir", str(tmp_path)]
+    result = quality.main([*argv, "--out", str(out)])
     saved = json.loads(out.read_text())
-    assert saved["markdown"] == result["markdown"]
-    assert saved["steps_per_round"] == 2 and saved["complete"] is True
-    for name in ("ptb", "wikitext-2"):
-        corpus = saved["corpora"][name]
-        assert corpus["vocab_size"] > 100 and corpus["tokens"]["train"] > 1000
-        assert list(corpus["models"]) == list(quality.MODELS)
-        for kind, m in corpus["models"].items():
-            assert [r["step"] for r in m["rounds"]] == [2, 4, 6], kind
-            assert math.isfinite(m["test_ppl"]) and m["test_ppl"] > 1
-            assert m["parameters"] > 0 and m["train_seconds"] > 0
-        boot = corpus["models"]["lightrnn"]["rounds"]
-        for r in boot[:-1]:  # a reallocation after every round but the last
-            assert r["objective_after"] <= r["objective_before"] * (1 + 1e-9)
-            assert 0 <= r["moved_fraction"] <= 1 and r["valid_ppl_after_realloc"] > 1
-        assert "words_moved" not in boot[-1]
-        assert "words_moved" not in corpus["models"]["lightrnn-random"]["rounds"][0]
-        # the control and the bootstrap are the same run until the first reallocation
-        first = corpus["models"]["lightrnn-random"]["rounds"][0]
-        assert first["test_ppl"] == pytest.approx(boot[0]["test_ppl"], rel=1e-9)
+    assert saved["markdown"] == result["markdown"] and saved["complete"] is True
+    rows = saved["results"]
+    fields = {"corpus", "budget", "model", "variant", "seed", "params", "train_seconds", "steps",
+              "valid_ppl", "test_ppl"}
+    assert all(fields <= set(r) for r in rows)
+    key = {(r["corpus"], r["budget"], r["model"], r["variant"], r["seed"]) for r in rows}
+    light = [("lightrnn", "tie+k20"), ("lightrnn-random", "tie+k20")]
+    every = light + [("full", "-"), ("adaptive", "-")]
+    for corpus in ("ptb", "wikitext-2"):
+        for budget, models in (("steps-6", every), ("time-0.3s", every),
+                               ("convergence-0.5s", every), ("params-steps-6", light)):
+            assert {(m, v, s) for m, v in models for s in (0, 1)} == {
+                (m, v, s) for c, b, m, v, s in key if (c, b) == (corpus, budget)}, budget
+    for r in rows:
+        assert math.isfinite(r["test_ppl"]) and r["test_ppl"] > 1 and r["params"] > 0
+        if r["budget"] == "steps-6":
+            assert r["steps"] == 6  # LightRNN: two rounds of 3
+        if r["model"] == "lightrnn":  # one reallocation between the two rounds
+            first = r["rounds"][0]
+            assert first["objective_gain"] >= -1e-9 and 0 <= first["moved"] <= 1
+            assert first["valid_after"] > 1 and "moved" not in r["rounds"][1]
+        if r["model"] == "lightrnn-random":
+            assert all("moved" not in x for x in r["rounds"])
+    # LightRNN enlarged to the full softmax's parameter count (within one hidden unit's worth)
+    full = next(r for r in rows if r["model"] == "full" and r["corpus"] == "ptb")
+    big = next(r for r in rows if r["budget"] == "params-steps-6" and r["corpus"] == "ptb"
+               and r["model"] == "lightrnn")
+    small = next(r for r in rows if r["budget"] == "steps-6" and r["corpus"] == "ptb"
+                 and r["model"] == "lightrnn")
+    assert big["hidden"] > small["hidden"] == 16
+    assert abs(big["params"] - full["params"]) < full["params"] * 0.05
+    # seeds differ, the control and the bootstrap start the same
+    a, b = (next(r for r in rows if r["budget"] == "steps-6" and r["model"] == "full"
+                 and r["corpus"] == "ptb" and r["seed"] == s) for s in (0, 1))
+    assert a["test_ppl"] != b["test_ppl"]
     targets = saved["targets"]
-    assert targets["lightrnn vs full, WikiText-2 test ppl"]["value"] is not None
-    assert set(targets["reallocation vs random table, test ppl"]["value"]) == {"ptb", "wikitext-2"}
-    assert "| ptb | lightrnn |" in saved["markdown"]
+    assert "ptb, time-0.3s: lightrnn tie+k20 / full" in targets
+    assert "ptb, params-steps-6: lightrnn tie+k20 / full" in targets
+    assert "ptb, convergence-0.5s: reallocation gain, tie+k20" in targets
+    assert "| ptb | steps-6 | full | - | 2 |" in saved["markdown"]
+    for png in result["plots"]:
+        assert Path(png).read_bytes()[:4] == b"\x89PNG"
+    # --append: a second command adds its rows, replaces its own, keeps the rest
+    quality.main([*TOY, "--corpora", "ptb", "--budgets", "steps:2", "--models", "full",
+                  "--data-root", str(data), "--out", str(out), "--append", "--no-plots"])
+    again = json.loads(out.read_text())["results"]
+    assert len(again) == len(rows) + 1 and again[:-1] == rows
 
 
-def test_quality_says_when_a_corpus_is_missing(tmp_path):
+def test_quality_rejects_a_bad_budget_and_says_when_a_corpus_is_missing(tmp_path):
+    with pytest.raises(SystemExit, match="budget 'hours:3'"):
+        quality.main([*TOY, "--budgets", "hours:3"])
+    with pytest.raises(SystemExit, match="unknown variant part 'k'"):
+        quality.main([*TOY, "--variants", "tie+k"])
     out = tmp_path / "q.json"
-    argv = [*TOY, "--corpora", "ptb", "--steps", "2", "--rounds", "1", "--out", str(out)]
+    argv = [*TOY, "--corpora", "ptb", "--budgets", "steps:2", "--out", str(out), "--no-plots"]
     quality.main([*argv, "--data-root", str(tmp_path / "nothing-here")])
-    assert "no ptb corpus found" in json.loads(out.read_text())["corpora"]["ptb"]["skipped"]
+    assert "no ptb corpus found" in json.loads(out.read_text())["skipped"]["ptb"]
 
 
 def test_scaling_trains_one_round_per_process_count(tmp_path):

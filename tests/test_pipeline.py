@@ -32,6 +32,10 @@ def corpus(tmp_path_factory) -> Path:
 def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.settings import get_current_settings
+
+    results = Path(get_current_settings().results.local_storage_path)
+    started = time.time()
 
     url = f"file://{tmp_path}/store"
     summary = lightrnn_pipeline(
@@ -75,6 +79,13 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
     progress = by_key[f"train-{run}-round-1"][0]
     assert progress.type == "progress" and progress.data == 100.0
     assert "steps" in progress.description
+
+    # Prefect's persisted task results are JSON, never pickle.
+    written = [p for p in results.iterdir() if p.stat().st_mtime >= started]
+    assert written
+    for path in written:
+        record = json.loads(path.read_bytes())
+        assert record["metadata"]["serializer"]["type"] == "json", path
 
     # A second run on the same inputs is a store hit everywhere: no new version of anything.
     before = {n: len(store.versions(n)) for n in names}

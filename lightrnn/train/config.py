@@ -26,6 +26,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     clip: float = 0.25  # max gradient norm; 0 = no clipping
     max_steps: int = 1000
+    max_seconds: float = 0.0  # also stop after this much training time in one run(); 0 = never
     eval_every: int = 200  # steps between validation evaluations; 0 = only at the end
     eval_batch_size: int = 10
     eval_tokens: int = 0  # evaluate on the first N validation ids; 0 = all
@@ -81,6 +82,7 @@ class TrainConfig:
             "min_delta",
             "max_rollbacks",
             "max_restarts",
+            "max_seconds",
         ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must not be negative")

@@ -210,6 +210,8 @@ class Trainer:
             self._finish("converged")
         if s.step >= cfg.max_steps and not s.done:
             self._finish("max_steps")
+        elif cfg.max_seconds and time.perf_counter() - start >= cfg.max_seconds and not s.done:
+            self._finish("max_seconds")  # a time budget (benchmarks); not bitwise repeatable
         if s.step % cfg.progress_every == 0 or s.done:
             self._report(report, time.perf_counter() - start)
         return cfg.batch_size * self.last_window_len

@@ -1,0 +1,206 @@
+"""One quality run: a model (LightRNN variant or baseline) trained under one budget on one corpus.
+
+Budgets (`Budget.kind`):
+    steps        the same number of training steps for every model
+    time         the same training seconds for every model (what a user's hour buys)
+    convergence  until validation stops improving (lr decay, early stopping), capped in minutes
+LightRNN trains in rounds like the pipeline: a new Trainer per round that carries the weights,
+the optimizer and the lr schedule over; `lightrnn` reallocates between rounds, `lightrnn-random`
+(the control) keeps its random table. The budget is split evenly over the rounds.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import torch
+
+from lightrnn.allocate import AllocateConfig, reallocate
+from lightrnn.baselines import BaselineConfig, BaselineLM
+from lightrnn.checkpoint import count_parameters
+from lightrnn.costs import CostConfig, accumulate_costs
+from lightrnn.evaluate import evaluate
+from lightrnn.lm import RecurrentLM
+from lightrnn.model import LightRNN, LightRNNConfig
+from lightrnn.table import Table
+from lightrnn.train import TrainConfig, Trainer
+
+MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What every model of a comparison gets: written `steps:2400`, `time:600` (seconds),
+    `convergence:1800` (the cap in seconds), or `params:<one of those>` (LightRNN enlarged to the
+    full softmax's parameter count, under that budget)."""
+
+    kind: str  # "steps", "time" or "convergence"
+    amount: float
+    match_params: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Budget:
+        match = text.startswith("params:")
+        kind, _, amount = text.removeprefix("params:").partition(":")
+        if kind not in ("steps", "time", "convergence") or not amount.replace(".", "").isdigit():
+            raise SystemExit(f"budget {text!r}: write steps:N, time:SECONDS, convergence:SECONDS "
+                             "or params:<one of those>")
+        return cls(kind, float(amount), match)
+
+    @property
+    def base(self) -> str:
+        """The name without `params-`: the budget the full softmax ran under."""
+        return f"{self.kind}-{self.amount:g}" + ("" if self.kind == "steps" else "s")
+
+    @property
+    def name(self) -> str:
+        return ("params-" if self.match_params else "") + self.base
+
+
+@dataclass(frozen=True)
+class Variant:
+    """LightRNN's options, written like `tie+k2000+sparse+cost400000` ("plain": none)."""
+
+    tie: bool = False
+    shortlist: int = 0
+    allocate: str = "auto"
+    cost_tokens: int = 0  # 0 = all training tokens
+    hidden: int = 0  # 0 = the run's size (the `params` budget sets it)
+
+    @classmethod
+    def parse(cls, text: str) -> Variant:
+        v = cls()
+        for token in [t for t in text.split("+") if t and t != "plain"]:
+            if token == "tie":
+                v = replace(v, tie=True)
+            elif m := re.fullmatch(r"k(\d+)", token):
+                v = replace(v, shortlist=int(m[1]))
+            elif token in ("exact", "sparse", "greedy"):
+                v = replace(v, allocate=token)
+            elif m := re.fullmatch(r"cost(\d+)", token):
+                v = replace(v, cost_tokens=int(m[1]))
+            elif m := re.fullmatch(r"h(\d+)", token):
+                v = replace(v, hidden=int(m[1]))
+            else:
+                raise SystemExit(f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, ...")
+        return v
+
+
+@dataclass(frozen=True)
+class Size:
+    hidden: int
+    layers: int
+    dropout: float
+    batch: int
+    bptt: int
+    lr: float
+    rounds: int
+    eval_tokens: int
+    eval_every: int
+    device: str
+
+
+def build(model: str, variant: Variant, vocab: int, size: Size, seed: int) -> RecurrentLM:
+    """The model, seeded; `lightrnn` and `lightrnn-random` start identical."""
+    torch.manual_seed(seed)
+    h = variant.hidden or size.hidden
+    if model in ("full", "adaptive"):
+        return BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers,
+                                         size.dropout, softmax=model))
+    config = LightRNNConfig(vocab, h, h, size.layers, size.dropout, shortlist=variant.shortlist,
+                            tie=variant.tie)
+    return LightRNN(config, Table.random(config.table_words, seed=seed))
+
+
+def lightrnn_hidden_for(params: int, vocab: int, variant: Variant, size: Size) -> int:
+    """The LightRNN hidden (= embedding) size whose parameter count is closest to `params`."""
+    def count(h: int) -> int:
+        config = LightRNNConfig(vocab, h, h, size.layers, shortlist=variant.shortlist,
+                                tie=variant.tie)
+        return count_parameters({"kind": "lightrnn", "config": config.__dict__})
+
+    lo, hi = 8, 8192
+    while lo < hi:
+        mid = (lo + hi) // 2
+        lo, hi = (mid + 1, hi) if count(mid) < params else (lo, mid)
+    return min((lo - 1, lo), key=lambda h: abs(count(h) - params))
+
+
+def train_config(budget: Budget, size: Size, seed: int, rounds: int) -> TrainConfig:
+    """One round's training: a share of the steps; under `time` and `convergence` the seconds
+    are set per round by `run`."""
+    convergence = budget.kind == "convergence"
+    steps = int(budget.amount) // rounds if budget.kind == "steps" else 10_000_000
+    every = max(100, min(1000, steps // 4)) if budget.kind == "steps" else size.eval_every
+    return TrainConfig(
+        batch_size=size.batch, bptt=size.bptt, optimizer="adam", lr=size.lr, clip=0.25,
+        max_steps=steps, eval_every=every, eval_tokens=size.eval_tokens, lr_decay=0.5,
+        lr_patience=0, early_stop_patience=2 if convergence else 0, restore_best=convergence,
+        seed=seed, device=size.device, progress_every=10_000,
+    )
+
+
+def run(corpus: dict[str, Any], model: str, variant: Variant, budget: Budget, size: Size,
+        seed: int) -> dict[str, Any]:
+    """Train in rounds; evaluate on the whole validation and test splits; one result row.
+    Under a time budget the reallocations count against it: what is left is shared evenly by
+    the remaining rounds."""
+    train, valid, test, vocab = corpus["train"], corpus["valid"], corpus["test"], corpus["vocab"]
+    hidden = variant.hidden or size.hidden
+    if budget.match_params and model.startswith("lightrnn"):
+        full = BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers))
+        hidden = lightrnn_hidden_for(full.num_parameters(), vocab, variant, size)
+    net = build(model, replace(variant, hidden=hidden), vocab, size, seed)
+    rounds = size.rounds if model.startswith("lightrnn") else 1
+    base = train_config(budget, size, seed, rounds)
+    carried, steps, spent, train_s, history = None, 0, 0.0, 0.0, []
+    for k in range(1, rounds + 1):
+        share = (budget.amount - spent) / (rounds - k + 1)
+        seconds = 0.0 if budget.kind == "steps" else max(share, 1e-3)
+        trainer = Trainer(net, train, valid, replace(base, max_seconds=seconds))
+        if carried is not None:
+            trainer.optimizer.load_state_dict(carried[0])
+            trainer.scheduler.load_state_dict(carried[1])
+        result = trainer.run()
+        steps, train_s, spent = steps + result.steps, train_s + result.seconds, spent + result.seconds
+        carried = (trainer.optimizer.state_dict(), trainer.scheduler.state_dict())
+        entry: dict[str, Any] = {"round": k, "steps": steps, "valid_ppl": result.valid_ppl,
+                                 "stop": result.stop_reason}
+        if model == "lightrnn" and k < rounds:
+            start = time.perf_counter()
+            costs = accumulate_costs(net, train, CostConfig(batch_size=64,
+                                                            max_tokens=variant.cost_tokens))
+            table, report = reallocate(costs.rows, costs.cols, net.table,
+                                       config=AllocateConfig(variant.allocate))
+            net.set_table(table)
+            spent += time.perf_counter() - start
+            entry.update(method=report.method, moved=report.moved_fraction,
+                         objective_gain=1 - report.objective_after / report.objective_before,
+                         realloc_seconds=time.perf_counter() - start,
+                         valid_after=evaluate(net, valid, 10, size.bptt,
+                                                     size.eval_tokens or None).ppl)
+        history.append(entry)
+    return {
+        "model": model,
+        "variant": "-" if model in ("full", "adaptive") else variant_name(variant),
+        "seed": seed,
+        "params": net.num_parameters(),
+        "hidden": hidden,
+        "train_seconds": train_s,
+        "realloc_seconds": spent - train_s,
+        "steps": steps,
+        "valid_ppl": evaluate(net, valid, 10, size.bptt).ppl,
+        "test_ppl": evaluate(net, test, 10, size.bptt).ppl,
+        "rounds": history,
+    }
+
+
+def variant_name(v: Variant) -> str:
+    parts = (["tie"] if v.tie else []) + ([f"k{v.shortlist}"] if v.shortlist else [])
+    parts += [v.allocate] if v.allocate != "auto" else []
+    parts += [f"cost{v.cost_tokens}"] if v.cost_tokens else []
+    parts += [f"h{v.hidden}"] if v.hidden else []
+    return "+".join(parts) or "plain"
