@@ -82,11 +82,18 @@ def previous_rows(path: str, append: bool) -> list[dict[str, Any]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpora", default="ptb,wikitext-2", help=f"any of {','.join(CORPORA)}")
-    p.add_argument("--budgets", default="time:600", help="steps:N, time:S, convergence:S, "
-                   "params:<budget> (comma-separated)")
+    p.add_argument(
+        "--budgets",
+        default="time:600",
+        help="steps:N, time:S, convergence:S, params:<budget> (comma-separated)",
+    )
     p.add_argument("--models", default=",".join(MODELS), help=f"any of {','.join(MODELS)}")
-    p.add_argument("--variants", default="tie+k2000", help="LightRNN options, comma-separated: "
-                   "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN)")
+    p.add_argument(
+        "--variants",
+        default="tie+k2000",
+        help="LightRNN options, comma-separated: "
+        "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN)",
+    )
     p.add_argument("--seeds", default="0")
     p.add_argument("--data-root", default=None, help="a folder holding ptb/ and wikitext-2/")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
@@ -97,10 +104,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--bptt", type=int, default=35)
     p.add_argument("--lr", type=float, default=3e-3, help="Adam's learning rate")
     p.add_argument("--rounds", type=int, default=2, help="LightRNN rounds (reallocating between)")
-    p.add_argument("--eval-every", type=int, default=500, help="steps between validations "
-                   "(time and convergence budgets)")
-    p.add_argument("--eval-tokens", type=int, default=40_000, help="validation ids read during "
-                   "training (0: all); the final figures read every id")
+    p.add_argument(
+        "--eval-every",
+        type=int,
+        default=500,
+        help="steps between validations (time and convergence budgets)",
+    )
+    p.add_argument(
+        "--eval-tokens",
+        type=int,
+        default=40_000,
+        help="validation ids read during training (0: all); the final figures read every id",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
     p.add_argument("--work-dir", default=None, help="where the tokenized corpora go (temp)")
     p.add_argument("--out", default="", help="default bench/results/quality-<device>.json")
@@ -122,8 +137,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
-    size = Size(args.hidden, args.layers, args.dropout, args.batch, args.bptt, args.lr,
-                args.rounds, args.eval_tokens, args.eval_every, args.device)
+    size = Size(
+        args.hidden,
+        args.layers,
+        args.dropout,
+        args.batch,
+        args.bptt,
+        args.lr,
+        args.rounds,
+        args.eval_tokens,
+        args.eval_every,
+        args.device,
+    )
     out = args.out or str(ROOT / f"bench/results/quality-{device.type}.json")
     rows = previous_rows(out, args.append)
     skipped: dict[str, str] = {}
@@ -138,7 +163,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "skipped": skipped,
             "results": rows,
             "targets": targets,
-            "markdown": quality_report.markdown(rows) + "\n\n" + quality_report.target_text(targets),
+            "markdown": quality_report.markdown(rows)
+            + "\n\n"
+            + quality_report.target_text(targets),
         }
 
     results = common.ResultFile(out, result)
@@ -156,11 +183,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     variants = args.variants if model.startswith("lightrnn") else [None]
                     for variant in variants:
                         for seed in args.seeds:
-                            row = {"corpus": name, "budget": budget.name,
-                                   **run(corpus, model, variant or Variant(), budget, size, seed)}
-                            print(f"{name} {budget.name} {model} {row['variant']} seed {seed}: "
-                                  f"test ppl {row['test_ppl']:.1f}, {row['steps']:,} steps, "
-                                  f"{row['train_seconds']:.0f} s", file=sys.stderr, flush=True)
+                            row = {
+                                "corpus": name,
+                                "budget": budget.name,
+                                **run(corpus, model, variant or Variant(), budget, size, seed),
+                            }
+                            print(
+                                f"{name} {budget.name} {model} {row['variant']} seed {seed}: "
+                                f"test ppl {row['test_ppl']:.1f}, {row['steps']:,} steps, "
+                                f"{row['train_seconds']:.0f} s",
+                                file=sys.stderr,
+                                flush=True,
+                            )
                             rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
                             rows.append(row)
                             results.save()

@@ -46,8 +46,10 @@ class Budget:
         match = text.startswith("params:")
         kind, _, amount = text.removeprefix("params:").partition(":")
         if kind not in ("steps", "time", "convergence") or not amount.replace(".", "").isdigit():
-            raise SystemExit(f"budget {text!r}: write steps:N, time:SECONDS, convergence:SECONDS "
-                             "or params:<one of those>")
+            raise SystemExit(
+                f"budget {text!r}: write steps:N, time:SECONDS, convergence:SECONDS "
+                "or params:<one of those>"
+            )
         return cls(kind, float(amount), match)
 
     @property
@@ -85,7 +87,9 @@ class Variant:
             elif m := re.fullmatch(r"h(\d+)", token):
                 v = replace(v, hidden=int(m[1]))
             else:
-                raise SystemExit(f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, ...")
+                raise SystemExit(
+                    f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, ..."
+                )
         return v
 
 
@@ -108,18 +112,24 @@ def build(model: str, variant: Variant, vocab: int, size: Size, seed: int) -> Re
     torch.manual_seed(seed)
     h = variant.hidden or size.hidden
     if model in ("full", "adaptive"):
-        return BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers,
-                                         size.dropout, softmax=model))
-    config = LightRNNConfig(vocab, h, h, size.layers, size.dropout, shortlist=variant.shortlist,
-                            tie=variant.tie)
+        return BaselineLM(
+            BaselineConfig(
+                vocab, size.hidden, size.hidden, size.layers, size.dropout, softmax=model
+            )
+        )
+    config = LightRNNConfig(
+        vocab, h, h, size.layers, size.dropout, shortlist=variant.shortlist, tie=variant.tie
+    )
     return LightRNN(config, Table.random(config.table_words, seed=seed))
 
 
 def lightrnn_hidden_for(params: int, vocab: int, variant: Variant, size: Size) -> int:
     """The LightRNN hidden (= embedding) size whose parameter count is closest to `params`."""
+
     def count(h: int) -> int:
-        config = LightRNNConfig(vocab, h, h, size.layers, shortlist=variant.shortlist,
-                                tie=variant.tie)
+        config = LightRNNConfig(
+            vocab, h, h, size.layers, shortlist=variant.shortlist, tie=variant.tie
+        )
         return count_parameters({"kind": "lightrnn", "config": config.__dict__})
 
     lo, hi = 8, 8192
@@ -136,15 +146,27 @@ def train_config(budget: Budget, size: Size, seed: int, rounds: int) -> TrainCon
     steps = int(budget.amount) // rounds if budget.kind == "steps" else 10_000_000
     every = max(100, min(1000, steps // 4)) if budget.kind == "steps" else size.eval_every
     return TrainConfig(
-        batch_size=size.batch, bptt=size.bptt, optimizer="adam", lr=size.lr, clip=0.25,
-        max_steps=steps, eval_every=every, eval_tokens=size.eval_tokens, lr_decay=0.5,
-        lr_patience=0, early_stop_patience=2 if convergence else 0, restore_best=convergence,
-        seed=seed, device=size.device, progress_every=10_000,
+        batch_size=size.batch,
+        bptt=size.bptt,
+        optimizer="adam",
+        lr=size.lr,
+        clip=0.25,
+        max_steps=steps,
+        eval_every=every,
+        eval_tokens=size.eval_tokens,
+        lr_decay=0.5,
+        lr_patience=0,
+        early_stop_patience=2 if convergence else 0,
+        restore_best=convergence,
+        seed=seed,
+        device=size.device,
+        progress_every=10_000,
     )
 
 
-def run(corpus: dict[str, Any], model: str, variant: Variant, budget: Budget, size: Size,
-        seed: int) -> dict[str, Any]:
+def run(
+    corpus: dict[str, Any], model: str, variant: Variant, budget: Budget, size: Size, seed: int
+) -> dict[str, Any]:
     """Train in rounds; evaluate on the whole validation and test splits; one result row.
     Under a time budget the reallocations count against it: what is left is shared evenly by
     the remaining rounds."""
@@ -165,23 +187,35 @@ def run(corpus: dict[str, Any], model: str, variant: Variant, budget: Budget, si
             trainer.optimizer.load_state_dict(carried[0])
             trainer.scheduler.load_state_dict(carried[1])
         result = trainer.run()
-        steps, train_s, spent = steps + result.steps, train_s + result.seconds, spent + result.seconds
+        steps, train_s, spent = (
+            steps + result.steps,
+            train_s + result.seconds,
+            spent + result.seconds,
+        )
         carried = (trainer.optimizer.state_dict(), trainer.scheduler.state_dict())
-        entry: dict[str, Any] = {"round": k, "steps": steps, "valid_ppl": result.valid_ppl,
-                                 "stop": result.stop_reason}
+        entry: dict[str, Any] = {
+            "round": k,
+            "steps": steps,
+            "valid_ppl": result.valid_ppl,
+            "stop": result.stop_reason,
+        }
         if model == "lightrnn" and k < rounds:
             start = time.perf_counter()
-            costs = accumulate_costs(net, train, CostConfig(batch_size=64,
-                                                            max_tokens=variant.cost_tokens))
-            table, report = reallocate(costs.rows, costs.cols, net.table,
-                                       config=AllocateConfig(variant.allocate))
+            costs = accumulate_costs(
+                net, train, CostConfig(batch_size=64, max_tokens=variant.cost_tokens)
+            )
+            table, report = reallocate(
+                costs.rows, costs.cols, net.table, config=AllocateConfig(variant.allocate)
+            )
             net.set_table(table)
             spent += time.perf_counter() - start
-            entry.update(method=report.method, moved=report.moved_fraction,
-                         objective_gain=1 - report.objective_after / report.objective_before,
-                         realloc_seconds=time.perf_counter() - start,
-                         valid_after=evaluate(net, valid, 10, size.bptt,
-                                                     size.eval_tokens or None).ppl)
+            entry.update(
+                method=report.method,
+                moved=report.moved_fraction,
+                objective_gain=1 - report.objective_after / report.objective_before,
+                realloc_seconds=time.perf_counter() - start,
+                valid_after=evaluate(net, valid, 10, size.bptt, size.eval_tokens or None).ppl,
+            )
         history.append(entry)
     return {
         "model": model,

@@ -119,17 +119,32 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["markdown"] == result["markdown"] and saved["complete"] is True
     rows = saved["results"]
-    fields = {"corpus", "budget", "model", "variant", "seed", "params", "train_seconds", "steps",
-              "valid_ppl", "test_ppl"}
+    fields = {
+        "corpus",
+        "budget",
+        "model",
+        "variant",
+        "seed",
+        "params",
+        "train_seconds",
+        "steps",
+        "valid_ppl",
+        "test_ppl",
+    }
     assert all(fields <= set(r) for r in rows)
     key = {(r["corpus"], r["budget"], r["model"], r["variant"], r["seed"]) for r in rows}
     light = [("lightrnn", "tie+k20"), ("lightrnn-random", "tie+k20")]
-    every = light + [("full", "-"), ("adaptive", "-")]
+    every = [*light, ("full", "-"), ("adaptive", "-")]
     for corpus in ("ptb", "wikitext-2"):
-        for budget, models in (("steps-6", every), ("time-0.3s", every),
-                               ("convergence-0.5s", every), ("params-steps-6", light)):
+        for budget, models in (
+            ("steps-6", every),
+            ("time-0.3s", every),
+            ("convergence-0.5s", every),
+            ("params-steps-6", light),
+        ):
             assert {(m, v, s) for m, v in models for s in (0, 1)} == {
-                (m, v, s) for c, b, m, v, s in key if (c, b) == (corpus, budget)}, budget
+                (m, v, s) for c, b, m, v, s in key if (c, b) == (corpus, budget)
+            }, budget
     for r in rows:
         assert math.isfinite(r["test_ppl"]) and r["test_ppl"] > 1 and r["params"] > 0
         if r["budget"] == "steps-6":
@@ -142,15 +157,30 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
             assert all("moved" not in x for x in r["rounds"])
     # LightRNN enlarged to the full softmax's parameter count (within one hidden unit's worth)
     full = next(r for r in rows if r["model"] == "full" and r["corpus"] == "ptb")
-    big = next(r for r in rows if r["budget"] == "params-steps-6" and r["corpus"] == "ptb"
-               and r["model"] == "lightrnn")
-    small = next(r for r in rows if r["budget"] == "steps-6" and r["corpus"] == "ptb"
-                 and r["model"] == "lightrnn")
+    big = next(
+        r
+        for r in rows
+        if r["budget"] == "params-steps-6" and r["corpus"] == "ptb" and r["model"] == "lightrnn"
+    )
+    small = next(
+        r
+        for r in rows
+        if r["budget"] == "steps-6" and r["corpus"] == "ptb" and r["model"] == "lightrnn"
+    )
     assert big["hidden"] > small["hidden"] == 16
     assert abs(big["params"] - full["params"]) < full["params"] * 0.05
     # seeds differ, the control and the bootstrap start the same
-    a, b = (next(r for r in rows if r["budget"] == "steps-6" and r["model"] == "full"
-                 and r["corpus"] == "ptb" and r["seed"] == s) for s in (0, 1))
+    a, b = (
+        next(
+            r
+            for r in rows
+            if r["budget"] == "steps-6"
+            and r["model"] == "full"
+            and r["corpus"] == "ptb"
+            and r["seed"] == s
+        )
+        for s in (0, 1)
+    )
     assert a["test_ppl"] != b["test_ppl"]
     targets = saved["targets"]
     assert "ptb, time-0.3s: lightrnn tie+k20 / full" in targets
@@ -160,8 +190,23 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
     for png in result["plots"]:
         assert Path(png).read_bytes()[:4] == b"\x89PNG"
     # --append: a second command adds its rows, replaces its own, keeps the rest
-    quality.main([*TOY, "--corpora", "ptb", "--budgets", "steps:2", "--models", "full",
-                  "--data-root", str(data), "--out", str(out), "--append", "--no-plots"])
+    quality.main(
+        [
+            *TOY,
+            "--corpora",
+            "ptb",
+            "--budgets",
+            "steps:2",
+            "--models",
+            "full",
+            "--data-root",
+            str(data),
+            "--out",
+            str(out),
+            "--append",
+            "--no-plots",
+        ]
+    )
     again = json.loads(out.read_text())["results"]
     assert len(again) == len(rows) + 1 and again[:-1] == rows
 
