@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--variants",
         default="tie+k2000",
         help="LightRNN options, comma-separated: "
-        "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN)",
+        "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN, rN rounds)",
     )
     p.add_argument("--seeds", default="0")
     p.add_argument("--data-root", default=None, help="a folder holding ptb/ and wikitext-2/")

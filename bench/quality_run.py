@@ -71,6 +71,7 @@ class Variant:
     allocate: str = "auto"
     cost_tokens: int = 0  # 0 = all training tokens
     hidden: int = 0  # 0 = the run's size (the `params` budget sets it)
+    rounds: int = 0  # 0 = the run's --rounds
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -84,11 +85,13 @@ class Variant:
                 v = replace(v, allocate=token)
             elif m := re.fullmatch(r"cost(\d+)", token):
                 v = replace(v, cost_tokens=int(m[1]))
+            elif m := re.fullmatch(r"r(\d+)", token):
+                v = replace(v, rounds=int(m[1]))
             elif m := re.fullmatch(r"h(\d+)", token):
                 v = replace(v, hidden=int(m[1]))
             else:
                 raise SystemExit(
-                    f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, ..."
+                    f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, rN"
                 )
         return v
 
@@ -176,7 +179,7 @@ def run(
         full = BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers))
         hidden = lightrnn_hidden_for(full.num_parameters(), vocab, variant, size)
     net = build(model, replace(variant, hidden=hidden), vocab, size, seed)
-    rounds = size.rounds if model.startswith("lightrnn") else 1
+    rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
     base = train_config(budget, size, seed, rounds)
     carried, steps, spent, train_s, history = None, 0, 0.0, 0.0, []
     for k in range(1, rounds + 1):
@@ -237,4 +240,5 @@ def variant_name(v: Variant) -> str:
     parts += [v.allocate] if v.allocate != "auto" else []
     parts += [f"cost{v.cost_tokens}"] if v.cost_tokens else []
     parts += [f"h{v.hidden}"] if v.hidden else []
+    parts += [f"r{v.rounds}"] if v.rounds else []
     return "+".join(parts) or "plain"

@@ -211,6 +211,28 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
     assert len(again) == len(rows) + 1 and again[:-1] == rows
 
 
+def test_quality_variants_and_budgets_parse_and_name_themselves():
+    from bench.quality_run import Budget, Variant, variant_name
+
+    v = Variant.parse("tie+k20+greedy+cost100+h8+r3")
+    assert (v.tie, v.shortlist, v.allocate, v.cost_tokens, v.hidden, v.rounds) == (
+        True,
+        20,
+        "greedy",
+        100,
+        8,
+        3,
+    )
+    assert Variant.parse(variant_name(v)) == v and variant_name(Variant.parse("plain")) == "plain"
+    b = Budget.parse("params:convergence:1800")
+    assert (b.kind, b.amount, b.match_params, b.name) == (
+        "convergence",
+        1800.0,
+        True,
+        "params-convergence-1800s",
+    )
+
+
 def test_quality_rejects_a_bad_budget_and_says_when_a_corpus_is_missing(tmp_path):
     with pytest.raises(SystemExit, match="budget 'hours:3'"):
         quality.main([*TOY, "--budgets", "hours:3"])
