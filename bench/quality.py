@@ -2,7 +2,9 @@
 
 Every model runs in this process on the same tokenized corpus (PTB and WikiText-2 from
 ../shared/data; WikiText-2 falls back to the copy bundled in data/) and is evaluated the same way
-(whole validation and test splits). Budgets (`--budgets`, bench/quality_run.py):
+(whole validation and test splits). Seconds are the process's CPU seconds on the CPU (run with
+`--threads 1`: a dedicated core's wall clock, unmoved by other jobs), wall seconds on a GPU.
+Budgets (`--budgets`, bench/quality_run.py):
 
     steps:N            the same number of training steps
     time:SECONDS       the same training seconds (LightRNN's reallocations count against them)
@@ -159,6 +161,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "command": common.command_line("quality.py", argv),
             "env": common.environment(device),
             "size": size.__dict__,
+            "clock": "process CPU seconds" if device.type == "cpu" else "wall seconds",
             "complete": done,
             "skipped": skipped,
             "results": rows,

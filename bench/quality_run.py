@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from lightrnn.evaluate import evaluate
 from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.table import Table
-from lightrnn.train import TrainConfig, Trainer
+from lightrnn.train import TrainConfig, Trainer, resolve_device
 
 MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
 
@@ -142,6 +143,16 @@ def lightrnn_hidden_for(params: int, vocab: int, variant: Variant, size: Size) -
     return min((lo - 1, lo), key=lambda h: abs(count(h) - params))
 
 
+CHUNK_STEPS = 10  # under a time budget, how often the clock is read
+
+
+def budget_clock(device: str) -> Callable[[], float]:
+    """The clock budgets are counted on: on the CPU the process's CPU seconds (with one torch
+    thread, the wall-clock seconds of a dedicated core, and unmoved by other jobs on a shared
+    machine); on a GPU, wall-clock seconds."""
+    return time.process_time if resolve_device(device).type == "cpu" else time.perf_counter
+
+
 def train_config(budget: Budget, size: Size, seed: int, rounds: int) -> TrainConfig:
     """One round's training: a share of the steps; under `time` and `convergence` the seconds
     are set per round by `run`."""
@@ -181,29 +192,31 @@ def run(
     net = build(model, replace(variant, hidden=hidden), vocab, size, seed)
     rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
     base = train_config(budget, size, seed, rounds)
+    clock = budget_clock(size.device)
     carried, steps, spent, train_s, history = None, 0, 0.0, 0.0, []
     for k in range(1, rounds + 1):
         share = (budget.amount - spent) / (rounds - k + 1)
-        seconds = 0.0 if budget.kind == "steps" else max(share, 1e-3)
-        trainer = Trainer(net, train, valid, replace(base, max_seconds=seconds))
+        trainer = Trainer(net, train, valid, base)
         if carried is not None:
             trainer.optimizer.load_state_dict(carried[0])
             trainer.scheduler.load_state_dict(carried[1])
-        result = trainer.run()
-        steps, train_s, spent = (
-            steps + result.steps,
-            train_s + result.seconds,
-            spent + result.seconds,
-        )
+        before = clock()
+        if budget.kind == "steps":
+            trainer.run()
+        else:  # in short pauses (bitwise the same as one run) until the share is used
+            while not trainer.state.done and clock() - before < share:
+                trainer.run(until_step=trainer.state.step + CHUNK_STEPS)
+        used = clock() - before
+        steps, train_s, spent = steps + trainer.state.step, train_s + used, spent + used
         carried = (trainer.optimizer.state_dict(), trainer.scheduler.state_dict())
         entry: dict[str, Any] = {
             "round": k,
             "steps": steps,
-            "valid_ppl": result.valid_ppl,
-            "stop": result.stop_reason,
+            "valid_ppl": trainer.state.valid_ppl,
+            "stop": trainer.state.stop_reason or "budget",
         }
         if model == "lightrnn" and k < rounds:
-            start = time.perf_counter()
+            start = clock()
             costs = accumulate_costs(
                 net, train, CostConfig(batch_size=64, max_tokens=variant.cost_tokens)
             )
@@ -211,12 +224,12 @@ def run(
                 costs.rows, costs.cols, net.table, config=AllocateConfig(variant.allocate)
             )
             net.set_table(table)
-            spent += time.perf_counter() - start
+            spent += clock() - start
             entry.update(
                 method=report.method,
                 moved=report.moved_fraction,
                 objective_gain=1 - report.objective_after / report.objective_before,
-                realloc_seconds=time.perf_counter() - start,
+                realloc_seconds=clock() - start,
                 valid_after=evaluate(net, valid, 10, size.bptt, size.eval_tokens or None).ppl,
             )
         history.append(entry)
