@@ -1,5 +1,6 @@
 """The `lightrnn` command on a stored model (built here, without a pipeline run)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -132,3 +133,19 @@ def test_round_table_shows_every_value_whole_in_80_columns(monkeypatch):
     line = next(ln for ln in out.splitlines() if ln.split()[:1] == ["1"])
     expected = ["1", "1,200", "500.52", "466.93", "12,804", "38.48", "2.522e+06", "1.917e+06"]
     assert line.split() == [*expected, "32.99"]
+
+
+def test_openmp_threads_wait_passively_unless_the_user_chose():
+    """Spinning OpenMP threads made a demo training step 75x slower on a shared 2-core machine:
+    the command (and any process that imports lightrnn before torch) waits passively."""
+    probe = "import flows, torch, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+        capture_output=True,
+        text=True,
+    )
+    assert out.stdout.strip() == "ACTIVE", out.stderr
