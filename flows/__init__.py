@@ -8,5 +8,6 @@ import os
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-
-import lightrnn  # noqa: F401 - before anything loads torch: sets OpenMP's wait policy
+# Before anything loads torch, as lightrnn/__init__.py does (see why there); set here too so that
+# the store's command line, which lives in flows/, never imports the model library.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
