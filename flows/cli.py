@@ -289,7 +289,7 @@ def report(
     from flows.models import run_report
 
     result = run_report(run, store, out)
-    _print_summary({**result.summary, "report": result.summary.get("report", "")})
+    _print_summary(result.summary)
     if result.plot is not None:
         console.print(f"plot: {result.plot}")
 

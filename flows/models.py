@@ -14,7 +14,7 @@ import lightrnn
 import storage
 from lightrnn.checkpoint import REPORT, LoadedModel
 from lightrnn.corpus import read_text
-from lightrnn.errors import CheckpointError
+from lightrnn.errors import CheckpointError, TableError
 from lightrnn.evaluate import evaluate
 from lightrnn.export import export_dir
 from lightrnn.language_model import LanguageModel, TextScore
@@ -96,7 +96,8 @@ def run_report(run: str, store: str | None, out: Path | None = None) -> RunRepor
     if out is not None and plot is not None:
         out.mkdir(parents=True, exist_ok=True)
         plot = Path(shutil.copyfile(plot, out / ROUNDS_PLOT))
-    return RunReport(dict(version.meta["summary"]), (root / REPORT).read_text(), plot)
+    summary = {**version.meta["summary"], "report": version.uri or str(version.ref)}
+    return RunReport(summary, (root / REPORT).read_text(), plot)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,13 @@ def inspect_table(
     lm = open_model(model, store)
     if lm.table is None:
         raise CheckpointError(f"{model} is a baseline model: it has no LightRNN table")
-    tokens = lm.vocab.tokens[lm.model.config.shortlist :]  # the table's words
+    shortlist = lm.model.config.shortlist
+    tokens = lm.vocab.tokens[shortlist:]  # the table's words
+    if word is not None and word in lm.vocab.tokens[:shortlist]:
+        raise TableError(
+            f"{word!r} is one of the {shortlist:,} most frequent words, which this model "
+            "predicts directly (its shortlist), so it has no row or column: pick a rarer word"
+        )
     lines = (
         list(neighbours(lm.table, tokens, word, words))
         if word

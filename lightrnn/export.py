@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ def export_dir(loaded: LoadedModel, out: Path) -> Path:
     model = loaded.model
     save_model(model.cpu(), str(out / WEIGHTS))  # tied weights stored once, tied again on load
     loaded.vocab.save(str(out / VOCAB))
+    shutil.copymode(out / VOCAB, out / WEIGHTS)  # safetensors writes 0600: readable as the rest
     if isinstance(model, LightRNN):
         (out / TABLE).write_bytes(_table_ipc(model.table))
     files = {p.name: _sha256(p) for p in sorted(out.iterdir())}

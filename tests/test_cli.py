@@ -18,13 +18,14 @@ runner = CliRunner()
 LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
 
 
-def stored_model(tmp_path):
+def stored_model(tmp_path, shortlist=0):
     url = f"file://{tmp_path}/store"
     vocab = Vocab.build({"the": 9, "cat": 5, "sat": 4, "on": 3, "mat": 2})
     vocab_path = tmp_path / "vocab.arrow"
     vocab.save(str(vocab_path))
     torch.manual_seed(0)
-    model = LightRNN(LightRNNConfig(len(vocab), 8, 8, 1), Table.random(len(vocab), seed=0))
+    config = LightRNNConfig(len(vocab), 8, 8, 1, shortlist=shortlist)
+    model = LightRNN(config, Table.random(len(vocab) - shortlist, seed=0))
     put_model(
         storage.open_store(url),
         "models/m",
@@ -63,6 +64,20 @@ def test_table_shows_rows_and_a_words_neighbours(tmp_path):
     assert f"row {int(model.table.rows[w]):>4}:" in result.output
     assert f"column {int(model.table.cols[w]):>4}:" in result.output
     assert "cat" in result.output.split()
+
+
+def test_table_says_a_shortlist_word_has_no_cell(tmp_path):
+    url, vocab, model = stored_model(tmp_path, shortlist=2)
+    top = vocab.tokens[0]  # predicted directly, outside the table
+    result = runner.invoke(app, ["table", "--model", "models/m", "--store", url, "--word", top])
+    assert result.exit_code == 2
+    assert f"{top!r} is one of the 2 most frequent words" in result.output
+    assert "pick a rarer word" in result.output
+    rare = vocab.tokens[3]
+    result = runner.invoke(app, ["table", "--model", "models/m", "--store", url, "--word", rare])
+    assert result.exit_code == 0, result.output
+    w = vocab.id_of(rare) - 2
+    assert f"row {int(model.table.rows[w]):>4}:" in result.output
 
 
 def test_prepare_prints_vocabulary_and_token_counts(prefect_api, tmp_path):

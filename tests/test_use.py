@@ -149,6 +149,8 @@ def test_export_then_load_gives_bitwise_identical_log_probabilities(trained, tmp
         "vocab.arrow",
     ]
     assert json.loads((out / "config.json").read_text())["format"] == "lightrnn-export/1"
+    modes = {p.name: p.stat().st_mode & 0o777 for p in out.iterdir()}
+    assert len(set(modes.values())) == 1, modes  # every file as readable as the others
     stored = lightrnn.load(model_ref(trained), store=trained[0])
     exported = lightrnn.load(out)  # no store
     ids = torch.from_numpy(stored.encode((trained[2] / "valid.txt").read_text()).astype(np.int64))
@@ -167,6 +169,8 @@ def test_report_shows_the_round_table_and_its_plot(trained, tmp_path):
     assert "round" in done.stdout and "valid" in done.stdout and "stopped:" in done.stdout
     plot = tmp_path / "rounds.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    stored = storage.open_store(trained[0]).resolve(f"runs/{trained[1]}/report")
+    assert f"  report: {stored.uri}" in done.stdout.splitlines()
     report = storage.open_store(trained[0]).get(f"runs/{trained[1]}/report")
     assert (
         "![validation perplexity and words moved per round](rounds.png)"
