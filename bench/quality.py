@@ -122,6 +122,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work-dir", default=None, help="where the tokenized corpora go (temp)")
     p.add_argument("--out", default="", help="default bench/results/quality-<device>.json")
     p.add_argument("--append", action="store_true", help="keep the output file's other rows")
+    p.add_argument(
+        "--merge",
+        default="",
+        help="result files (comma-separated) whose rows join the output's, e.g. of a study run "
+        "in parallel; with --budgets '' nothing is trained",
+    )
     p.add_argument("--no-plots", action="store_true")
     args = p.parse_args(argv)
     args.models = common.names(p, args.models, MODELS, "models")
@@ -153,6 +159,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     out = args.out or str(ROOT / f"bench/results/quality-{device.type}.json")
     rows = previous_rows(out, args.append)
+    for other in filter(None, args.merge.split(",")):
+        for row in previous_rows(other, True):
+            rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
+            rows.append(row)
     skipped: dict[str, str] = {}
 
     def result(done: bool) -> dict[str, Any]:
@@ -173,7 +183,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     results = common.ResultFile(out, result)
     with tempfile.TemporaryDirectory(prefix="lightrnn-quality-", dir=args.work_dir) as work:
-        for name in args.corpora:
+        for name in args.corpora if args.budgets else []:
             source = corpus_dir(name, args.data_root)
             if source is None:
                 skipped[name] = f"no {name} corpus found (pass --data-root)"

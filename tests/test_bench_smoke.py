@@ -209,6 +209,15 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
     )
     again = json.loads(out.read_text())["results"]
     assert len(again) == len(rows) + 1 and again[:-1] == rows
+    # --merge: the rows of a study run in parallel join the output's, and nothing is trained
+    other = tmp_path / "other.json"
+    moved = {**again[-1], "seed": 7}
+    other.write_text(json.dumps({"results": [moved, again[0]]}))
+    merged_out = tmp_path / "merged.json"
+    merge = ["--merge", f"{out},{other}"]
+    quality.main([*TOY, "--budgets", "", "--out", str(merged_out), "--no-plots", *merge])
+    merged = json.loads(merged_out.read_text())["results"]
+    assert merged == [*again[1:], moved, again[0]]
 
 
 def test_quality_variants_and_budgets_parse_and_name_themselves():
