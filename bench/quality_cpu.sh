@@ -3,7 +3,7 @@
 # 1 x 200 LSTM, Adam, batch 32, one torch thread per run, LightRNN = tied, 2,000-word shortlist,
 # 2 rounds with one reallocation (`auto`: the sparse auction past 2,000 words), costs from
 # 400,000 training tokens. Each step appends its rows, so a study cut short keeps what finished.
-# Step 5 is the ablation (PTB, 2,400 steps). About 1.7 hours on one core;
+# Step 5 is the ablation (PTB, 2,400 steps). About 2 hours on one core;
 # `bash bench/quality_cpu.sh 3` starts at step 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ steps=(
   "--corpora ptb --budgets time:300"
   "--corpora ptb,wikitext-2 --budgets params:time:300 --models lightrnn"
   "--corpora ptb --budgets steps:2400 --models lightrnn --variants plain,tie,tie+k2000,tie+k2000+exact,tie+k2000+greedy"
-  "--corpora ptb --budgets convergence:900 --models lightrnn,full"
+  "--corpora ptb --budgets convergence:900 --models lightrnn,lightrnn-random,full"
 )
 for i in "${!steps[@]}"; do
   [ $((i + 1)) -lt "${1:-1}" ] && continue
