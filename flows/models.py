@@ -96,7 +96,7 @@ def run_report(run: str, store: str | None, out: Path | None = None) -> RunRepor
     if out is not None and plot is not None:
         out.mkdir(parents=True, exist_ok=True)
         plot = Path(shutil.copyfile(plot, out / ROUNDS_PLOT))
-    summary = {**version.meta["summary"], "report": version.uri or str(version.ref)}
+    summary = {**version.meta["summary"], "report": version.uri}
     return RunReport(summary, (root / REPORT).read_text(), plot)
 
 
