@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 Q=("$PY" bench/quality.py --device cpu --threads 1 --variants tie+k2000+cost400000 --append)
 steps=(
-  "--corpora wikitext-2 --budgets time:300 --models lightrnn,full --seeds 0,1"
+  "--corpora wikitext-2 --budgets time:300 --models lightrnn,full --seeds 0,1,2"
   "--corpora wikitext-2 --budgets time:300 --models lightrnn-random,adaptive"
   "--corpora ptb --budgets time:300"
   "--corpora ptb,wikitext-2 --budgets params:time:300 --models lightrnn"
