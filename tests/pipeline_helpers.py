@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import lzma
+import sys
 from pathlib import Path
 
 import torch
@@ -11,6 +12,13 @@ import storage
 
 REPO = Path(__file__).resolve().parents[1]
 WIKITEXT = REPO / "data" / "wikitext-2"
+LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
+
+
+def tiny_run(corpus: Path, store: str, *settings: str) -> list[str]:
+    """The installed `lightrnn run` of the tiny profile, with `--set` for each "section.field=v"."""
+    sets = [arg for setting in settings for arg in ("--set", setting)]
+    return [LIGHTRNN, "run", "--corpus", str(corpus), "--profile", "tiny", "--store", store, *sets]
 
 
 def wikitext_slice(root: Path, train_lines: int = 1500, eval_lines: int = 150) -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 from distributed_helpers import free_port, prepared_job, run_processes
-from pipeline_helpers import wikitext_slice
+from pipeline_helpers import tiny_run, wikitext_slice
 
 import storage
 from flows.profiles import resolve
@@ -261,26 +261,15 @@ def test_two_nodes_on_this_machine_run_the_pipeline(prefect_server, corpus, tmp_
         text=True,
     )
     lead = subprocess.run(
-        [
-            lightrnn,
-            "run",
-            "--corpus",
-            str(corpus),
-            "--profile",
-            "tiny",
-            "--store",
+        tiny_run(
+            corpus,
             store,
-            "--set",
             "train.max_steps=30",
-            "--set",
             "train.nnodes=2",
-            "--set",
             "train.node_rank=0",
-            "--set",
             f"train.rdzv_endpoint={endpoint}",
-            "--set",
             "costs.max_tokens=5000",
-        ],
+        ),
         env=prefect_server.env(),
         capture_output=True,
         text=True,
@@ -300,21 +289,9 @@ def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
 ):
     """`lightrnn run --set train.nproc=2` end to end; then a run stopped as Prefect stops a
     cancelled flow run (SIGTERM to the flow's process): every training process goes with it."""
-    lightrnn = str(Path(sys.executable).parent / "lightrnn")
-    args = [
-        lightrnn,
-        "run",
-        "--corpus",
-        str(corpus),
-        "--profile",
-        "tiny",
-        "--set",
-        "train.nproc=2",
-        "--set",
-        "costs.max_tokens=5000",
-    ]
+    settings = ("train.nproc=2", "costs.max_tokens=5000")
     done = subprocess.run(
-        [*args, "--set", "train.max_steps=40", "--store", f"file://{tmp_path}/done"],
+        tiny_run(corpus, f"file://{tmp_path}/done", *settings, "train.max_steps=40"),
         env=prefect_server.env(),
         capture_output=True,
         text=True,
@@ -328,7 +305,7 @@ def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
     assert store.resolve(final).meta["summary"]["processes"] == 2
 
     run = subprocess.Popen(
-        [*args, "--set", "train.max_steps=2000", "--store", f"file://{tmp_path}/stopped"],
+        tiny_run(corpus, f"file://{tmp_path}/stopped", *settings, "train.max_steps=2000"),
         env=prefect_server.env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

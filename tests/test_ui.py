@@ -10,14 +10,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from pipeline_helpers import REPO, wikitext_slice
+from pipeline_helpers import REPO, tiny_run, wikitext_slice
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
-LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
 FLAGS = [  # an offline machine: no background traffic, no sandbox (root), software rendering
     "--headless",
     "--no-sandbox",
@@ -85,18 +83,7 @@ def test_the_ui_shows_the_run_its_rounds_and_artifacts(prefect_api, chromium, tm
     corpus = wikitext_slice(tmp_path / "ui-corpus", 300, 40)
     url = f"file://{tmp_path}/store"
     done = subprocess.run(
-        [
-            LIGHTRNN,
-            "run",
-            "--corpus",
-            str(corpus),
-            "--profile",
-            "tiny",
-            "--store",
-            url,
-            "--set",
-            "train.max_steps=30",
-        ],
+        tiny_run(corpus, url, "train.max_steps=30"),
         env=prefect_api.env(),
         cwd=REPO,
         capture_output=True,

@@ -6,13 +6,11 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from pipeline_helpers import REPO, wikitext_slice
+from pipeline_helpers import LIGHTRNN, REPO, tiny_run, wikitext_slice
 
 import lightrnn
 import storage
@@ -20,7 +18,6 @@ from lightrnn.errors import CheckpointError, CorpusError
 from lightrnn.evaluate import evaluate
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
-LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
 
 
 @pytest.fixture(scope="module")
@@ -31,18 +28,7 @@ def trained(prefect_server, tmp_path_factory):
     url = f"file://{root}/store"
     env = prefect_server.env()
     done = subprocess.run(
-        [
-            LIGHTRNN,
-            "run",
-            "--corpus",
-            str(corpus),
-            "--profile",
-            "tiny",
-            "--store",
-            url,
-            "--set",
-            "train.max_steps=40",
-        ],
+        tiny_run(corpus, url, "train.max_steps=40"),
         env=env,
         cwd=REPO,
         capture_output=True,
