@@ -81,6 +81,12 @@ def previous_rows(path: str, append: bool) -> list[dict[str, Any]]:
     return list(json.loads(Path(path).read_text()).get("results", []))
 
 
+def put_row(rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
+    """Add `row` last, replacing the row of the same corpus, budget, model, variant and seed."""
+    rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
+    rows.append(row)
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--corpora", default="ptb,wikitext-2", help=f"any of {','.join(CORPORA)}")
@@ -161,8 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = previous_rows(out, args.append)
     for other in filter(None, args.merge.split(",")):
         for row in previous_rows(other, True):
-            rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
-            rows.append(row)
+            put_row(rows, row)
     skipped: dict[str, str] = {}
 
     def result(done: bool) -> dict[str, Any]:
@@ -208,8 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                 file=sys.stderr,
                                 flush=True,
                             )
-                            rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
-                            rows.append(row)
+                            put_row(rows, row)
                             results.save()
     done = results.finish()
     if not args.no_plots and rows:
