@@ -290,4 +290,6 @@ def test_two_identical_runs_at_once_never_interfere(prefect_server, corpus, tmp_
     assert len(store.versions(f"runs/{run}/final")) == 1
 
 
-QUICK = ["--set", "train.max_steps=150", "--set", "costs.max_tokens=5000"]
+# Long enough that the first run still holds its lease when the second command has started
+# (150 steps were over before a second `lightrnn` had loaded on a busy machine; CI saw it).
+QUICK = ["--set", "train.max_steps=1500", "--set", "costs.max_tokens=5000"]
