@@ -4,7 +4,7 @@
     .venv/bin/python bench/scaling.py --device cuda --processes 1,2,4,8     # one process per GPU
 
 Each row trains one bootstrap round of the same LightRNN on the same corpus through the
-pipeline's own launcher (torchrun, `tasks/launch.py`) with `train.nproc` processes, each with
+pipeline's own launcher (torchrun, `tasks/launch.py`) with `launch.nproc` processes, each with
 `--batch` rows (the global batch grows with the processes, as in the pipeline) and one CPU
 thread. Reported: the round's wall seconds (launch and process-group set-up included), the
 training tokens/s rank 0 measured (tokens of all processes), and the speed-up over one process.
@@ -46,7 +46,7 @@ def one_round(corpus: Path, work: Path, processes: int, args: argparse.Namespace
     settings = resolve(
         "demo",
         {
-            "train.nproc": processes,
+            "launch.nproc": processes,
             "train.batch_size": args.batch,
             "train.max_steps": args.steps,
             "train.eval_every": 0,

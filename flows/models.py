@@ -12,7 +12,7 @@ from typing import Any
 
 import lightrnn
 import storage
-from lightrnn.checkpoint import REPORT, LoadedModel
+from lightrnn.checkpoint import LoadedModel
 from lightrnn.corpus import read_text
 from lightrnn.errors import CheckpointError, TableError
 from lightrnn.evaluate import evaluate
@@ -22,6 +22,7 @@ from lightrnn.progress import ProgressFn
 from lightrnn.table import Line, Table, frequent_rows, neighbours
 from tasks import names
 from tasks.artifacts import split_ref
+from tasks.files import REPORT
 from tasks.plots import ROUNDS_PLOT
 
 

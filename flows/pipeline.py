@@ -103,6 +103,6 @@ def lightrnn_pipeline(
                 decision["reason"],
             )
         summary = write_report_task(url, summary, best)
-        if settings.train.nnodes > 1:
-            release_nodes_task(url, settings.train.rdzv_endpoint, run_key)
+        if settings.launch.nnodes > 1:
+            release_nodes_task(url, settings.launch.rdzv_endpoint, run_key)
     return summary

@@ -44,10 +44,10 @@ def plan_run(
     if max_rounds is not None:
         extra["pipeline.max_rounds"] = max_rounds
     settings = resolve(profile, extra)
-    if settings.train.nnodes > 1 and settings.train.node_rank != 0:
+    if settings.launch.nnodes > 1 and settings.launch.node_rank != 0:
         raise ConfigError(
-            f"train.nnodes={settings.train.nnodes}: `lightrnn run` runs on node 0 (set "
-            "train.node_rank=0); on the other machines run `lightrnn node --store URL "
+            f"launch.nnodes={settings.launch.nnodes}: `lightrnn run` runs on node 0 (set "
+            "launch.node_rank=0); on the other machines run `lightrnn node --store URL "
             "--rdzv-endpoint HOST:PORT --node-rank K`"
         )
     device = settings.train.device

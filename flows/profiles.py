@@ -14,8 +14,9 @@ from lightrnn.allocate import AllocateConfig
 from lightrnn.corpus import CorpusConfig
 from lightrnn.costs import CostConfig
 from lightrnn.errors import ConfigError
+from lightrnn.model import LightRNNConfig
 from lightrnn.train import TrainConfig
-from tasks.settings import ModelSettings, PipelineConfig, RunSettings
+from tasks.settings import PipelineConfig, RunSettings
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,7 @@ class Profile:
 
 TINY = RunSettings(
     profile="tiny",
-    model=ModelSettings(embed_dim=32, hidden_dim=32, num_layers=1),
+    model=LightRNNConfig(embed_dim=32, hidden_dim=32, num_layers=1),
     train=TrainConfig(
         optimizer="adam",
         lr=0.01,
@@ -42,7 +43,7 @@ TINY = RunSettings(
 )
 DEMO = RunSettings(  # the quality study's winner at a CPU budget (README: "Speed and quality")
     profile="demo",
-    model=ModelSettings(embed_dim=200, hidden_dim=200, num_layers=1, shortlist=2000, tie=True),
+    model=LightRNNConfig(embed_dim=200, hidden_dim=200, num_layers=1, shortlist=2000, tie=True),
     train=TrainConfig(
         optimizer="adam",
         lr=0.003,
@@ -59,7 +60,7 @@ DEMO = RunSettings(  # the quality study's winner at a CPU budget (README: "Spee
 )
 GPU_MEDIUM = RunSettings(  # Zaremba et al. 2014, medium
     profile="gpu-medium",
-    model=ModelSettings(
+    model=LightRNNConfig(
         embed_dim=650, hidden_dim=650, num_layers=2, dropout=0.5, shortlist=2000, tie=True
     ),
     train=TrainConfig(
@@ -80,7 +81,7 @@ GPU_MEDIUM = RunSettings(  # Zaremba et al. 2014, medium
 GPU_LARGE = replace(  # Zaremba et al. 2014, large
     GPU_MEDIUM,
     profile="gpu-large",
-    model=ModelSettings(
+    model=LightRNNConfig(
         embed_dim=1500, hidden_dim=1500, num_layers=2, dropout=0.65, shortlist=2000, tie=True
     ),
     train=replace(GPU_MEDIUM.train, max_steps=100_000),
@@ -89,7 +90,7 @@ GPU_BILLION = replace(  # One Billion Word scale, the paper's sizes
     GPU_MEDIUM,
     profile="gpu-billion",
     corpus=CorpusConfig(min_count=3),
-    model=ModelSettings(
+    model=LightRNNConfig(
         embed_dim=1024, hidden_dim=1024, num_layers=2, dropout=0.1, shortlist=8000, tie=True
     ),
     train=replace(

@@ -3,15 +3,6 @@
 A plain PyTorch library: no Prefect, no artifact store. See README.md for the model in a paragraph.
 """
 
-import os
-
-# OpenMP threads that spin while they wait make every op of a small model up to ~75x slower
-# when another process shares the cores (measured on the 2-core development machine: a training
-# step of the demo model took 3.5 s with spinning threads, 0.047 s with passive ones); waiting
-# passively costs next to nothing on an idle machine. Only where the user has not chosen, and
-# only if this package loads before torch (OpenMP reads the variable once, when torch loads).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from lightrnn.errors import (
     CheckpointError,
     ConfigError,

@@ -38,9 +38,6 @@ VOCAB = "vocab.arrow"
 TOKENIZER = "tokenizer.json"
 TRAINER_STATE = "trainer.pt"
 OPTIMIZER_STATE = "optimizer.pt"  # beside a round's model: where the next round's optimizer starts
-COSTS = "costs.npz"
-METRICS = "metrics.json"
-REPORT = "report.md"
 DEFAULT_TOKENIZER = {"tokenizer": "whitespace", "lowercase": False}
 
 

@@ -94,7 +94,7 @@ def init_world(timeout_s: float = 600.0) -> World | None:
     if not launched():
         return None
     if not dist.is_available():
-        raise ConfigError("this PyTorch build has no torch.distributed: train with nproc=1")
+        raise ConfigError("this PyTorch build has no torch.distributed: train in one process")
     timeout = datetime.timedelta(seconds=timeout_s)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))

@@ -33,10 +33,10 @@ class LMOutput:
 
 
 def check_common(
-    vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int, dropout: float
+    vocab_size: int | None, embed_dim: int, hidden_dim: int, num_layers: int, dropout: float
 ) -> None:
-    """Validate the fields every model config shares."""
-    if vocab_size < 2:
+    """Validate the fields every model config shares (vocab_size None: not known yet)."""
+    if vocab_size is not None and vocab_size < 2:
         raise ConfigError(f"vocab_size={vocab_size}: a language model needs at least 2 words")
     for name, value in (
         ("embed_dim", embed_dim),

@@ -39,9 +39,12 @@ from lightrnn.validation import check_fields
 
 @dataclass(frozen=True)
 class LightRNNConfig:
-    """Sizes of a LightRNN model. The table shape defaults to the smallest near-square one."""
+    """Sizes of a LightRNN model. The table shape defaults to the smallest near-square one.
 
-    vocab_size: int
+    With vocab_size=0 it is a template: the sizes a run chooses before its corpus is read, checked
+    as far as they can be; `for_vocab(V)` completes it (a model needs the complete config)."""
+
+    vocab_size: int = 0  # V; 0 = not known yet (a template, see for_vocab)
     embed_dim: int = 256  # d: size of each row and column input vector
     hidden_dim: int = 256  # h: LSTM units per layer
     num_layers: int = 2
@@ -54,21 +57,30 @@ class LightRNNConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "model.")
+        template = self.vocab_size == 0
         check_common(
-            self.vocab_size, self.embed_dim, self.hidden_dim, self.num_layers, self.dropout
+            None if template else self.vocab_size,
+            self.embed_dim,
+            self.hidden_dim,
+            self.num_layers,
+            self.dropout,
         )
         if self.tie and self.embed_dim != self.hidden_dim:
             raise ConfigError(
                 f"tie=True needs embed_dim == hidden_dim (got {self.embed_dim} and "
                 f"{self.hidden_dim}): make them equal, or set tie=False"
             )
-        if not 0 <= self.shortlist <= self.vocab_size - 2:
+        if self.shortlist < 0 or (not template and self.shortlist > self.vocab_size - 2):
+            bound = "0 or more" if template else f"in [0, {self.vocab_size - 2}]"
             raise ConfigError(
-                f"shortlist={self.shortlist}: must be in [0, {self.vocab_size - 2}] (the table "
-                "keeps at least 2 words)"
+                f"shortlist={self.shortlist}: must be {bound} (the table keeps at least 2 words)"
             )
         if (self.n_rows == 0) != (self.n_cols == 0):
             raise ConfigError("set both n_rows and n_cols, or neither (0 = automatic)")
+        if self.n_rows < 0 or self.n_cols < 0:
+            raise ConfigError(f"n_rows={self.n_rows}, n_cols={self.n_cols}: must not be negative")
+        if template:
+            return
         if self.n_rows == 0:
             n_rows, n_cols = table_shape(self.table_words)
             object.__setattr__(self, "n_rows", n_rows)
@@ -78,6 +90,15 @@ class LightRNNConfig:
                 f"a {self.n_rows} x {self.n_cols} table cannot hold {self.table_words} words: "
                 "leave n_rows and n_cols at 0 for the automatic shape"
             )
+
+    def for_vocab(self, vocab_size: int) -> LightRNNConfig:
+        """This config for a `vocab_size`-word vocabulary (checked again, now completely)."""
+        if self.vocab_size not in (0, vocab_size):
+            raise ConfigError(
+                f"for_vocab({vocab_size}) on a config built for {self.vocab_size} words: "
+                "complete a template (vocab_size=0) instead"
+            )
+        return dataclasses.replace(self, vocab_size=vocab_size)
 
     @property
     def table_words(self) -> int:
@@ -90,6 +111,11 @@ class LightRNN(RecurrentLM):
 
     def __init__(self, config: LightRNNConfig, table: Table | None = None) -> None:
         super().__init__()
+        if config.vocab_size == 0:
+            raise ConfigError(
+                "LightRNNConfig has vocab_size=0 (a template): build the model from "
+                "config.for_vocab(V), V the vocabulary's size"
+            )
         self.config = config
         self.vocab_size = config.vocab_size
         R, C, d, h = config.n_rows, config.n_cols, config.embed_dim, config.hidden_dim

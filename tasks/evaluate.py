@@ -6,11 +6,11 @@ from typing import Any
 
 from prefect import get_run_logger
 
-from lightrnn.checkpoint import METRICS
 from lightrnn.corpus import open_split
 from lightrnn.evaluate import evaluate
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, to_json
+from tasks.files import METRICS
 from tasks.refs import CorpusInfo, Ref
 from tasks.store_task import Output, store_task
 from tasks.terminal import terminal_progress

@@ -1,11 +1,11 @@
 """Launching a round's training processes with PyTorch's elastic launcher (torchrun).
 
     task process --(new process group, dies with the task)--> torchrun agent
-        --> train.nproc workers (python -m tasks.worker train JOB.json) on this node
+        --> launch.nproc workers (python -m tasks.worker train JOB.json) on this node
     other nodes: the same agent with --node-rank K (see `lightrnn node` / the README)
 
 The agent restarts every worker from the newest checkpoint when one fails, up to
-train.max_restarts times, then fails the round. The task streams the workers' output into its
+launch.max_restarts times, then fails the round. The task streams the workers' output into its
 log and rank 0's progress into the progress artifact. When the task ends for any reason
 (failure, cancellation, the flow run killed), the whole group is stopped: SIGTERM to the agent,
 which stops its workers; SIGKILL after a grace period; and every worker is made to die with
@@ -28,14 +28,15 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from lightrnn.errors import TrainingError
-from lightrnn.train import TrainConfig, TrainProgress
+from lightrnn.train import TrainProgress
 from tasks.refs import RoundJob
+from tasks.settings import LaunchConfig
 from tasks.worker import PROGRESS, RESULT
 
 STOP_GRACE_SECONDS = 40  # torchrun gives its workers 30 s after SIGTERM
 
 
-def torchrun_options(cfg: TrainConfig, run_id: str) -> list[str]:
+def torchrun_options(cfg: LaunchConfig, run_id: str) -> list[str]:
     """The launcher's options: processes per node, nodes, restarts and the rendezvous."""
     options = [f"--nproc-per-node={cfg.nproc}", f"--max-restarts={cfg.max_restarts}"]
     if cfg.nnodes == 1 and not cfg.rdzv_endpoint:
@@ -64,7 +65,7 @@ def launch_round(
 ) -> dict[str, Any]:
     """Run the job's training processes to the end; rank 0's result ({"name", "version"} of
     the committed model). Raises TrainingError, with the processes' last lines, on failure."""
-    cfg = job.settings.train
+    cfg = job.settings.launch
     with tempfile.TemporaryDirectory(prefix="lightrnn-round-") as tmp:
         job_path = Path(tmp) / "job.json"
         job_path.write_bytes(TypeAdapter(RoundJob).dump_json(job))

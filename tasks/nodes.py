@@ -34,7 +34,7 @@ def channel(endpoint: str) -> str:
 def publish_round(store: storage.Store, job: RoundJob) -> None:
     data = TypeAdapter(RoundJob).dump_json(job)
     meta = {"run": job.run_key, "round": job.round_index, "done": False}
-    store.put_bytes(channel(job.settings.train.rdzv_endpoint), JOB, data, meta=meta)
+    store.put_bytes(channel(job.settings.launch.rdzv_endpoint), JOB, data, meta=meta)
 
 
 @task(name="release-nodes", cache_policy=NO_CACHE)
@@ -69,8 +69,8 @@ def follow(
             log(f"node 0 finished run {version.meta['run']}: {rounds} round(s) trained here")
             return rounds
         job = TypeAdapter(RoundJob).validate_json(store.read_bytes(name, version.number, JOB))
-        train = dataclasses.replace(job.settings.train, node_rank=node_rank)
-        job = dataclasses.replace(job, settings=dataclasses.replace(job.settings, train=train))
+        launch = dataclasses.replace(job.settings.launch, node_rank=node_rank)
+        job = dataclasses.replace(job, settings=dataclasses.replace(job.settings, launch=launch))
         log(f"joining round {job.round_index} of run {job.run_key} as node {node_rank}")
         launch_round(job, log)
         rounds += 1

@@ -5,12 +5,12 @@ from __future__ import annotations
 from prefect import get_run_logger
 
 from lightrnn.allocate import AllocateConfig, reallocate
-from lightrnn.checkpoint import COSTS
 from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, get_table, put_table
 from tasks.faults import reach
+from tasks.files import COSTS
 from tasks.refs import CorpusInfo, Reallocation, Ref
 from tasks.store_task import Output, store_task, the_ref
 from tasks.terminal import terminal_progress

@@ -14,10 +14,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from lightrnn.checkpoint import REPORT
 from tasks import names
 from tasks.artifacts import put_stable, to_json
 from tasks.faults import reach
+from tasks.files import REPORT
 from tasks.plots import ROUNDS_PLOT, rounds_plot
 from tasks.refs import Ref
 from tasks.store_task import RETRIES, open_store

@@ -60,7 +60,7 @@ def run_summary(
 ) -> dict[str, Any]:
     """Everything the report and `lightrnn run` print (JSON-able but for the refs in rows)."""
     best = rows[decision["best_round"] - 1]
-    config = settings.model.config(corpus.vocab_size)
+    config = settings.model.for_vocab(corpus.vocab_size)
     return {
         "run": run_key,
         "profile": settings.profile,

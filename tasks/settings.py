@@ -1,8 +1,10 @@
 """A run's settings as one typed object (`RunSettings`): what every task of a run receives.
 
-Each section is the library's own validated config (`CorpusConfig`, `TrainConfig`, ...), so a
-bad value fails where it is set, naming the field. `results()` is the part that changes a run's
-outputs, as JSON: it names the run's artifacts by digest.
+Each section is the library's own validated config (`LightRNNConfig`, `CorpusConfig`,
+`TrainConfig`, ...; the model's vocab_size is filled in from the corpus at build time), or the
+pipeline's own (`PipelineConfig`, `LaunchConfig`), so a bad value fails where it is set, naming
+the field. `results()` is the part that changes a run's outputs, as JSON: it names the run's
+artifacts by digest.
 """
 
 from __future__ import annotations
@@ -21,23 +23,37 @@ from lightrnn.validation import check_fields
 
 
 @dataclass(frozen=True)
-class ModelSettings:
-    """LightRNN's sizes; the vocabulary size comes from the corpus (`config(vocab_size)`)."""
+class LaunchConfig:
+    """Where a round's training processes run (PyTorch's elastic launcher, tasks/launch.py): not
+    what they compute, so a run resumes under other launch settings."""
 
-    embed_dim: int = 256  # d: size of each row and column input vector
-    hidden_dim: int = 256  # h: LSTM units per layer
-    num_layers: int = 2
-    dropout: float = 0.0
-    amp: bool = True  # bf16 autocast on CUDA
-    shortlist: int = 0  # K most frequent words outside the table (the hybrid head)
-    tie: bool = False  # input vectors double as output vectors (needs embed_dim == hidden_dim)
+    nproc: int = 1  # training processes per node (GPUs per machine)
+    nnodes: int = 1  # machines
+    node_rank: int = -1  # this machine's rank for a static rendezvous; -1: elastic (c10d)
+    rdzv_endpoint: str = ""  # host:port of the rendezvous when nnodes > 1
+    max_restarts: int = 1  # the launcher restarts every process from the last checkpoint
 
     def __post_init__(self) -> None:
-        check_fields(self, "model.")
-        self.config(self.shortlist + 4)  # the library's own checks, on a stand-in vocabulary
+        check_fields(self, "launch.")
+        for name in ("nproc", "nnodes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"launch.{name}={getattr(self, name)}: must be at least 1")
+        if self.max_restarts < 0:
+            raise ConfigError(f"launch.max_restarts={self.max_restarts}: must not be negative")
+        if self.nnodes > 1 and ":" not in self.rdzv_endpoint:
+            raise ConfigError(
+                f"launch.nnodes={self.nnodes} needs launch.rdzv_endpoint=HOST:PORT, an address "
+                "every node reaches (node 0's, for a static rendezvous with launch.node_rank)"
+            )
+        if self.node_rank >= self.nnodes:
+            raise ConfigError(
+                f"launch.node_rank={self.node_rank}: must be below launch.nnodes={self.nnodes}"
+            )
 
-    def config(self, vocab_size: int) -> LightRNNConfig:
-        return LightRNNConfig(vocab_size=vocab_size, **dataclasses.asdict(self))
+    @property
+    def processes(self) -> int:
+        """All training processes: the global batch is train.batch_size x processes."""
+        return self.nproc * self.nnodes
 
 
 @dataclass(frozen=True)
@@ -72,7 +88,8 @@ class PipelineConfig:
             )
 
 
-# What changes a run's outputs; pipeline fields about speed and coordination do not.
+# What changes a run's outputs; pipeline fields about speed and coordination do not, nor do
+# launch settings (where the processes run).
 RESULT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "model": None,
     "train": None,
@@ -80,15 +97,14 @@ RESULT_FIELDS: dict[str, tuple[str, ...] | None] = {
     "allocate": None,
     "pipeline": ("seed", "carry_optimizer"),  # max_rounds changes no round: they stay valid
 }
-# Where and how a run's processes start, not what they compute: a run resumes under others.
-LAUNCH_FIELDS = ("nproc", "nnodes", "node_rank", "rdzv_endpoint", "max_restarts")
 SECTIONS: dict[str, type] = {
-    "model": ModelSettings,
+    "model": LightRNNConfig,
     "corpus": CorpusConfig,
     "train": TrainConfig,
     "costs": CostConfig,
     "allocate": AllocateConfig,
     "pipeline": PipelineConfig,
+    "launch": LaunchConfig,
 }
 
 
@@ -97,12 +113,20 @@ class RunSettings:
     """A profile with its overrides: one validated config per section."""
 
     profile: str
-    model: ModelSettings = field(default_factory=ModelSettings)
+    model: LightRNNConfig = field(default_factory=LightRNNConfig)  # vocab_size from the corpus
     corpus: CorpusConfig = field(default_factory=CorpusConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     costs: CostConfig = field(default_factory=CostConfig)
     allocate: AllocateConfig = field(default_factory=AllocateConfig)
     pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    launch: LaunchConfig = field(default_factory=LaunchConfig)
+
+    def __post_init__(self) -> None:
+        if self.model.vocab_size:
+            raise ConfigError(
+                f"model.vocab_size={self.model.vocab_size}: the vocabulary size comes from the "
+                "corpus (see corpus.min_count, corpus.max_size): leave it at 0"
+            )
 
     def with_values(self, values: dict[str, Any]) -> RunSettings:
         """A copy with {"section.field": value} applied; unknown names fail with the valid ones."""
@@ -114,12 +138,23 @@ class RunSettings:
                     f"override {key!r}: unknown section {section!r}; sections are "
                     f"{', '.join(SECTIONS)}"
                 )
+            name, _, entry = name.partition(".")  # allocate.options.tol: one entry of a mapping
             valid = [f.name for f in dataclasses.fields(SECTIONS[section]) if f.init]
             if name not in valid:
                 raise ConfigError(
-                    f"override {key!r}: {section} has no field {name!r}; fields: {', '.join(valid)}"
+                    f"override {key!r}: {section} has no field {name!r}{_elsewhere(name)}; "
+                    f"fields: {', '.join(valid)}"
                 )
-            changes.setdefault(section, {})[name] = value
+            ours = changes.setdefault(section, {})
+            if entry:
+                mapping = ours.get(name, getattr(getattr(self, section), name))
+                if not isinstance(mapping, dict):
+                    raise ConfigError(
+                        f"override {key!r}: {section}.{name} is not a mapping; write "
+                        f"{section}.{name}=VALUE"
+                    )
+                value = {**mapping, entry: value}
+            ours[name] = value
         replaced = {s: dataclasses.replace(getattr(self, s), **c) for s, c in changes.items()}
         return dataclasses.replace(self, **replaced)
 
@@ -129,11 +164,7 @@ class RunSettings:
         out: dict[str, Any] = {}
         for section, fields in RESULT_FIELDS.items():
             values = dataclasses.asdict(getattr(self, section))
-            out[section] = {
-                k: v
-                for k, v in values.items()
-                if (fields is None or k in fields) and k not in LAUNCH_FIELDS
-            }
+            out[section] = {k: v for k, v in values.items() if fields is None or k in fields}
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,3 +173,9 @@ class RunSettings:
         for section in SECTIONS:
             out[section] = dataclasses.asdict(getattr(self, section))
         return out
+
+
+def _elsewhere(name: str) -> str:
+    """' (it is launch.nproc)' when another section has the field, else ''."""
+    homes = [s for s, c in SECTIONS.items() if name in {f.name for f in dataclasses.fields(c)}]
+    return f" (it is {' or '.join(f'{s}.{name}' for s in homes)})" if homes else ""

@@ -1,6 +1,6 @@
 """train-round: train LightRNN on one table until convergence, checkpointing to the store.
 
-In this process, or (train.nproc x train.nnodes > 1) on PyTorch's elastic launcher with one
+In this process, or (launch.nproc x launch.nnodes > 1) on PyTorch's elastic launcher with one
 process per GPU (tasks/launch.py). A re-run finds the round's model and returns it, or resumes
 from the newest valid checkpoint: the result equals an uninterrupted run's (bitwise on the CPU).
 """
@@ -33,24 +33,24 @@ def _found(store, ref: Ref) -> ModelInfo:
 )
 def train_round_task(out: Output, job: RoundJob) -> ModelInfo:
     """Train the round's model on its table, warm-starting from the previous round's."""
-    logger, cfg = get_run_logger(), job.settings.train
+    logger, cfg, launch = get_run_logger(), job.settings.train, job.settings.launch
     title = f"round {job.round_index} of {job.settings.pipeline.max_rounds}"
     key = f"train-{job.run_key}-round-{job.round_index}"
     with TrainingMonitor(title, key, cfg.max_steps) as monitor:
-        if cfg.processes == 1:
+        if launch.processes == 1:
             info = train_round(job, out.store, logger, monitor)
             assert info is not None
         else:
             logger.info(
                 "%s on %d process(es) x %d node(s): global batch %d x %d = %d rows",
                 title,
-                cfg.nproc,
-                cfg.nnodes,
+                launch.nproc,
+                launch.nnodes,
                 cfg.batch_size,
-                cfg.processes,
-                cfg.batch_size * cfg.processes,
+                launch.processes,
+                cfg.batch_size * launch.processes,
             )
-            if cfg.nnodes > 1:  # the other nodes (`lightrnn node`) take their jobs from here
+            if launch.nnodes > 1:  # the other nodes (`lightrnn node`) take their jobs from here
                 publish_round(out.store, job)
             result = launch_round(job, logger.info, monitor)
             info = _found(out.store, Ref.of(out.store.resolve(result["name"], result["version"])))

@@ -36,7 +36,7 @@ def train_round(
     settings, corpus, main = job.settings, job.corpus, world is None or world.is_main
     root = corpus_dir(store, corpus)
     allocation = get_table(store, job.table)
-    config = settings.model.config(corpus.vocab_size)
+    config = settings.model.for_vocab(corpus.vocab_size)
     model = LightRNN.seeded(config, allocation, settings.pipeline.seed)
     carried = None
     if job.init_model is not None:

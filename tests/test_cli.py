@@ -152,7 +152,8 @@ def test_round_table_shows_every_value_whole_in_80_columns(monkeypatch):
 
 def test_openmp_threads_wait_passively_unless_the_user_chose():
     """Spinning OpenMP threads made a demo training step 75x slower on a shared 2-core machine:
-    the command (and any process that imports lightrnn before torch) waits passively."""
+    the command, a deployment's flow run and the processes they start (all import `flows`
+    first) wait passively; the library alone leaves the environment as it is."""
     probe = "import flows, torch, os; print(os.environ['OMP_WAIT_POLICY'])"
     env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
     out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
@@ -164,3 +165,6 @@ def test_openmp_threads_wait_passively_unless_the_user_chose():
         text=True,
     )
     assert out.stdout.strip() == "ACTIVE", out.stderr
+    library = "import lightrnn, torch, os; print(os.environ.get('OMP_WAIT_POLICY', 'unset'))"
+    out = subprocess.run([sys.executable, "-c", library], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "unset", out.stderr

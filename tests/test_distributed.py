@@ -119,7 +119,7 @@ def job_for(root: Path, corpus: Path, **overrides):
         "train.max_steps": 40,
         "train.eval_every": 20,
         "pipeline.checkpoint_steps": 10,
-        "train.nproc": 2,
+        "launch.nproc": 2,
         **overrides,
     }
     return prepared_job(root, corpus, resolve("tiny", values))
@@ -138,7 +138,7 @@ def agent(job, root: Path, **env) -> subprocess.Popen:
 
     path = root / "job.json"
     path.write_bytes(TypeAdapter(RoundJob).dump_json(job))
-    options = torchrun_options(job.settings.train, "t")
+    options = torchrun_options(job.settings.launch, "t")
     command = [
         sys.executable,
         "-m",
@@ -204,7 +204,7 @@ def test_a_killed_two_process_round_resumes_bitwise_and_on_one_process(corpus, t
     proc = agent(partial, tmp_path / "alone")
     assert proc.wait(timeout=240) == 0  # a two-process checkpoint at step 20...
     store.retract("runs/test-run/round-1/model", 1, reason="resume on one process instead")
-    one = job_for(tmp_path / "alone", corpus, **{"train.nproc": 1})
+    one = job_for(tmp_path / "alone", corpus, **{"launch.nproc": 1})
     info = train_round(one, store, _Log(), world=None)  # ... resumed by one process
     assert info.steps == 40 and info.processes == 1
 
@@ -220,7 +220,7 @@ class _Log:
 
 
 def test_a_killed_rank_restarts_the_round_from_its_checkpoint_or_fails_it(corpus, tmp_path):
-    job = job_for(tmp_path / "restart", corpus, **{"train.max_steps": 80, "train.max_restarts": 1})
+    job = job_for(tmp_path / "restart", corpus, **{"train.max_steps": 80, "launch.max_restarts": 1})
     proc = agent(job, tmp_path / "restart")
     refs = tmp_path / "restart" / "store" / "refs" / "runs" / "test-run" / "round-1"
     wait_for(refs, "checkpoint/v000001.json", proc)
@@ -228,7 +228,7 @@ def test_a_killed_rank_restarts_the_round_from_its_checkpoint_or_fails_it(corpus
     assert proc.wait(timeout=300) == 0  # restarted from the checkpoint, then finished
     assert (refs / "model" / "v000001.json").exists()
 
-    job = job_for(tmp_path / "fail", corpus, **{"train.max_steps": 80, "train.max_restarts": 0})
+    job = job_for(tmp_path / "fail", corpus, **{"train.max_steps": 80, "launch.max_restarts": 0})
     proc = agent(job, tmp_path / "fail")
     refs = tmp_path / "fail" / "store" / "refs" / "runs" / "test-run" / "round-1"
     wait_for(refs, "checkpoint/v000001.json", proc)
@@ -265,9 +265,9 @@ def test_two_nodes_on_this_machine_run_the_pipeline(prefect_server, corpus, tmp_
             corpus,
             store,
             "train.max_steps=30",
-            "train.nnodes=2",
-            "train.node_rank=0",
-            f"train.rdzv_endpoint={endpoint}",
+            "launch.nnodes=2",
+            "launch.node_rank=0",
+            f"launch.rdzv_endpoint={endpoint}",
             "costs.max_tokens=5000",
         ),
         env=prefect_server.env(),
@@ -287,9 +287,9 @@ def test_two_nodes_on_this_machine_run_the_pipeline(prefect_server, corpus, tmp_
 def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
     prefect_server, corpus, tmp_path
 ):
-    """`lightrnn run --set train.nproc=2` end to end; then a run stopped as Prefect stops a
+    """`lightrnn run --set launch.nproc=2` end to end; then a run stopped as Prefect stops a
     cancelled flow run (SIGTERM to the flow's process): every training process goes with it."""
-    settings = ("train.nproc=2", "costs.max_tokens=5000")
+    settings = ("launch.nproc=2", "costs.max_tokens=5000")
     done = subprocess.run(
         tiny_run(corpus, f"file://{tmp_path}/done", *settings, "train.max_steps=40"),
         env=prefect_server.env(),

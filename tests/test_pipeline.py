@@ -255,7 +255,7 @@ def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
     summary = store.resolve(reports[0]).meta["summary"]
     assert json.dumps(summary) and summary["profile"] == "tiny"
     multi = cli("deployment", "inspect", "lightrnn-pipeline/train-multi-gpu")
-    assert "'train.nproc': 8" in multi and "'work_pool_name': 'gpu'" in multi
+    assert "'launch.nproc': 8" in multi and "'work_pool_name': 'gpu'" in multi
     nightly = cli("deployment", "inspect", "lightrnn-pipeline/nightly-retrain")
     assert "'stable_name': 'stable/nightly'" in nightly and "0 2 * * *" in nightly
 

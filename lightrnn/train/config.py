@@ -42,12 +42,6 @@ class TrainConfig:
     on_diverge: Literal["stop", "rollback"] = "stop"  # a non-finite loss, ppl or parameter
     diverge_lr_factor: float = 0.5  # rollback: lr *= this after going back
     max_rollbacks: int = 3  # rollback: then stop with an error
-    # Data parallelism (launch only: they decide where the steps run, see lightrnn.distributed)
-    nproc: int = 1  # training processes per node (GPUs per machine)
-    nnodes: int = 1  # machines
-    node_rank: int = -1  # this machine's rank for a static rendezvous; -1: elastic (c10d)
-    rdzv_endpoint: str = ""  # host:port of the rendezvous when nnodes > 1
-    max_restarts: int = 1  # the launcher restarts every process from the last checkpoint
 
     def __post_init__(self) -> None:
         check_fields(self, "train.")
@@ -64,8 +58,6 @@ class TrainConfig:
             "max_steps",
             "eval_batch_size",
             "progress_every",
-            "nproc",
-            "nnodes",
         ):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
@@ -81,7 +73,6 @@ class TrainConfig:
             "early_stop_patience",
             "min_delta",
             "max_rollbacks",
-            "max_restarts",
             "max_seconds",
         ):
             if getattr(self, name) < 0:
@@ -89,20 +80,8 @@ class TrainConfig:
         for name in ("lr_decay", "diverge_lr_factor"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be in (0, 1]")
-        if self.nnodes > 1 and ":" not in self.rdzv_endpoint:
-            raise ConfigError(
-                f"nnodes={self.nnodes} needs rdzv_endpoint=HOST:PORT, an address every node "
-                "reaches (node 0's, for a static rendezvous with node_rank)"
-            )
-        if self.node_rank >= self.nnodes:
-            raise ConfigError(f"node_rank={self.node_rank}: must be below nnodes={self.nnodes}")
         if self.device != "auto" and not self.device.startswith(("cpu", "cuda")):
             raise ConfigError(f"device={self.device!r}: use 'auto', 'cpu' or 'cuda[:N]'")
-
-    @property
-    def processes(self) -> int:
-        """All training processes: the global batch is batch_size x processes."""
-        return self.nproc * self.nnodes
 
     @property
     def learning_rate(self) -> float:
