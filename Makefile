@@ -1,10 +1,11 @@
-# The two commands a new user needs: `make run` and `make test`. Both set everything up.
+# The commands a new user needs: `make run` and `make test` (both set everything up first), or
+# `make install` to set up only (.venv with the package, Prefect and a CPU build of PyTorch).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format clean
+.PHONY: install run test lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +15,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -qq -e '.[dev]'
 	touch $(STAMP)
 
-run: $(STAMP)
+install: $(STAMP)
+
+run: install
 	$(BIN)/lightrnn run
 
-test: $(STAMP)
+test: install
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
-format: $(STAMP)
+format: install
 	$(BIN)/ruff check --fix . && $(BIN)/ruff format .
 
 clean:
