@@ -56,8 +56,6 @@ def plan_run(
             f"profile {profile!r} trains on {device!r} but no CUDA GPU is visible: run it on a "
             "GPU machine, or override with --set train.device=auto"
         )
-    store_url = store or storage.default_store_url()
-    opened = storage.open_store(store_url)  # raises for unreachable endpoints, bad credentials
     found = resolve_splits(corpus, splits)  # credentials concealed (tasks.corpus.conceal)
     check_allowed([reveal(u) for u in found.values()], settings.pipeline.corpus_roots)
     for split in SPLITS:
@@ -69,5 +67,9 @@ def plan_run(
         fs, path = fsspec.core.url_to_fs(reveal(url))
         if not fs.exists(path):
             raise CorpusError(f"{split} file {url!r} does not exist: check the path or URL")
+    store_url = store or storage.default_store_url()
+    # Raises for unreachable endpoints, bad credentials, and a URL that holds no store (a typo
+    # must not start a new, empty store); the default store is created on first use.
+    opened = storage.open_store(store_url)
     ref = find(opened, warm_start) if warm_start else None
     return Plan(store_url, found, settings, ref, bool(warm_start) and ref is None)

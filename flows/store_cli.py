@@ -1,5 +1,6 @@
 """`lightrnn store ...`: inspect and manage the artifact store.
 
+    lightrnn store init    URL                             make URL a store (once; idempotent)
     lightrnn store ls      URL [PREFIX]                    names, version counts, latest
     lightrnn store log     URL NAME                        every version: meta, lineage, tags,
                                                            retractions
@@ -8,6 +9,9 @@
     lightrnn store retract URL NAME REF --reason TEXT      withdraw a bad version from `latest`
     lightrnn store gc      URL --keep-last K [--grace-seconds S] [--pending-ttl-seconds T]
                                [--dry-run]
+
+Every command but `init` refuses a URL that holds no store (a typo must not start a new one);
+the default local store is created on first use.
 
 Store errors print as one line, `error: ...`, with exit code 2 and no traceback, as for every
 `lightrnn` command (flows/console.py).
@@ -26,7 +30,7 @@ import storage
 from flows.console import one_line_errors, print_table
 
 store_app = typer.Typer(
-    help="List, inspect, fetch, tag, retract and garbage-collect stored artifacts."
+    help="Create a store; list, inspect, fetch, tag, retract and garbage-collect its artifacts."
 )
 
 UrlArg = Annotated[
@@ -34,6 +38,20 @@ UrlArg = Annotated[
 ]
 PLAIN = {"right": False, "lines": False}  # one row per line: easy to grep and awk
 NameArg = Annotated[str, typer.Argument(help="Artifact name, e.g. corpus/ab12cd/shards.")]
+
+
+@store_app.command("init")
+@one_line_errors
+def init(url: UrlArg) -> None:
+    """Make URL a store, so runs and commands can use it; says whether it was already one."""
+    outcome = storage.init_store(url)
+    where = storage.redact_url(url)
+    if outcome == "created":
+        typer.echo(f"created store {where}")
+    elif outcome == "marked":
+        typer.echo(f"found store {where} (made before store.json): marked it")
+    else:
+        typer.echo(f"found store {where}: nothing to do")
 
 
 @store_app.command("ls")

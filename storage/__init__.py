@@ -1,5 +1,6 @@
 """Versioned, content-addressed artifact store on fsspec (DESIGN section 5).
 
+    storage.init_store("s3://bucket/prefix")            # once: `lightrnn store init URL`
     store = storage.open_store("s3://bucket/prefix")   # or file:///..., memory://..., None
     v = store.put("corpus/ab12cd/shards", "out/shards", meta={...}, parents=[vocab.ref])
     path = store.get("corpus/ab12cd/shards")            # verified local copy
@@ -32,6 +33,7 @@ from storage.lease import Lease, LeaseHolder
 from storage.markers import Timings
 from storage.redact import redact_url
 from storage.retry import DEFAULT_RETRY_SECONDS, RetryPolicy
+from storage.root import Outcome, ensure_root, init_root, require_root
 from storage.store import Store
 from storage.urls import (
     default_cache_dir,
@@ -47,8 +49,13 @@ def open_store(
     cache_dir: str | Path | None = None,
     retry_seconds: float | None = None,
     timings: Timings | None = None,
+    create: bool = False,
 ) -> Store:
     """The store at `url` (default: `default_store_url()`), checked reachable before use.
+
+    The store must exist (`init_store`, or `lightrnn store init URL`): a URL with no store
+    raises StoreConnectionError naming it and the fix, so a typo never starts a new, empty
+    store. The default store, memory:// stores and `create=True` are created on first use.
 
     While the store is unavailable (S3 endpoint down, timeouts, 5xx, SlowDown), each operation
     is retried with exponential backoff for up to `retry_seconds` (default
@@ -58,10 +65,25 @@ def open_store(
     if retry_seconds is None:
         retry_seconds = default_retry_seconds(DEFAULT_RETRY_SECONDS)
     retry = RetryPolicy(budget_seconds=retry_seconds)
-    objects = open_objects(url if url is not None else default_store_url(), retry=retry)
+    default = default_store_url()
+    objects = open_objects(url if url is not None else default, retry=retry)
     objects.probe()
+    if create or objects.url == default or objects.url.startswith("memory://"):
+        ensure_root(objects)
+    else:
+        require_root(objects, default)
     cache = Cache(Path(cache_dir) if cache_dir is not None else default_cache_dir())
     return Store(objects, cache, timings)
+
+
+def init_store(url: str, retry_seconds: float | None = None) -> Outcome:
+    """Make `url` a store (idempotent): 'created', 'found' (it already was one) or 'marked' (a
+    store made before store.json, now given one)."""
+    if retry_seconds is None:
+        retry_seconds = default_retry_seconds(DEFAULT_RETRY_SECONDS)
+    objects = open_objects(url, retry=RetryPolicy(budget_seconds=retry_seconds))
+    objects.probe()
+    return init_root(objects)
 
 
 __all__ = [
@@ -85,6 +107,7 @@ __all__ = [
     "Version",
     "default_cache_dir",
     "default_store_url",
+    "init_store",
     "open_store",
     "redact_url",
 ]

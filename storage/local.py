@@ -49,7 +49,7 @@ class LocalObjects(Objects):
         if os.path.exists(self.root) and not os.path.isdir(self.root):
             raise StoreConnectionError(
                 f"store root {self.url} is a file, not a directory: "
-                "open a store URL that names a directory (it is created if missing)"
+                "open a store URL that names a directory (`lightrnn store init URL` creates one)"
             )
 
     # -- reads ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def filled(env: Path) -> tuple[str, storage.Store]:
     url = (env / "store").as_uri()
-    store = storage.open_store(url)
+    store = storage.open_store(url, create=True)
     vocab = store.put_bytes("corpus/c1/vocab", "vocab.txt", b"a\nb\n", kind="vocab")
     for step in (1, 2, 3):
         store.put_bytes(
@@ -169,7 +169,7 @@ def test_errors_are_one_line_with_exit_code_2(
 
 @pytest.mark.s3
 def test_ls_on_s3(s3_store_url: str, env: Path) -> None:
-    storage.open_store(s3_store_url).put_bytes("a/b", "x.txt", b"x")
+    storage.open_store(s3_store_url, create=True).put_bytes("a/b", "x.txt", b"x")
 
     code, out, _ = invoke("ls", s3_store_url)
 

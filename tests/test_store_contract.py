@@ -42,7 +42,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str, tmp_path: Path) -> storage.Store:
-    return storage.open_store(store_url, cache_dir=tmp_path / "cache")
+    return storage.open_store(store_url, cache_dir=tmp_path / "cache", create=True)
 
 
 def make_tree(root: Path) -> dict[str, bytes]:
@@ -92,7 +92,7 @@ def test_directory_round_trip_is_byte_for_byte(store: storage.Store, tmp_path: P
     assert got.is_dir()
     assert read_tree(got) == files
     # A second store object (another process, another machine) reads the same version.
-    other = storage.open_store(store.url, cache_dir=tmp_path / "other-cache")
+    other = storage.open_store(store.url, cache_dir=tmp_path / "other-cache", create=True)
     assert read_tree(other.get("corpus/ab12cd/shards", 1)) == files
     assert other.resolve("corpus/ab12cd/shards") == version
 
@@ -210,7 +210,7 @@ def test_16_concurrent_writers_get_16_versions(store_url: str, tmp_path: Path) -
 
     def write(i: int) -> None:
         try:
-            store = storage.open_store(store_url, cache_dir=tmp_path / f"cache-{i}")
+            store = storage.open_store(store_url, cache_dir=tmp_path / f"cache-{i}", create=True)
             start.wait()
             results[i] = store.put_bytes("runs/race/metrics", "m.txt", f"writer {i}".encode())
         except BaseException as exc:
@@ -224,7 +224,7 @@ def test_16_concurrent_writers_get_16_versions(store_url: str, tmp_path: Path) -
 
     assert errors == []
     assert sorted(v.number for v in results.values()) == list(range(1, writers + 1))
-    reader = storage.open_store(store_url, cache_dir=tmp_path / "reader")
+    reader = storage.open_store(store_url, cache_dir=tmp_path / "reader", create=True)
     name = "runs/race/metrics"
     stored = {v.number: reader.read_bytes(name, v.number) for v in reader.versions(name)}
     assert stored == {v.number: f"writer {i}".encode() for i, v in results.items()}
@@ -311,7 +311,7 @@ KILLED_WRITER = textwrap.dedent(
         os.kill(os.getpid(), signal.SIGKILL)
 
     storage.commit.claim_version = die
-    store = storage.open_store(sys.argv[1], cache_dir=sys.argv[2])
+    store = storage.open_store(sys.argv[1], cache_dir=sys.argv[2], create=True)
     store.put_bytes("runs/r/checkpoint", "c.bin", b"never committed " * 100)
     """
 )
@@ -381,7 +381,7 @@ def test_killed_writer_leaves_no_version_and_gc_removes_its_orphans_after_grace(
     assert after_grace.deleted_versions == ()
     assert keys(store, BLOBS) == blobs_before
     assert keys(store, MANIFESTS) == manifests_before
-    fresh = storage.open_store(store.url, cache_dir=tmp_path / "fresh-cache")
+    fresh = storage.open_store(store.url, cache_dir=tmp_path / "fresh-cache", create=True)
     for number, data in committed.items():
         assert fresh.read_bytes("runs/r/checkpoint", number) == data
         assert fresh.get("runs/r/checkpoint", number).read_bytes() == data

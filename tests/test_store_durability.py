@@ -64,7 +64,7 @@ def test_a_commit_is_durable_before_its_ref_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "store"
-    store = storage.open_store(root.as_uri(), cache_dir=tmp_path / "cache")
+    store = storage.open_store(root.as_uri(), cache_dir=tmp_path / "cache", create=True)
     store.put_bytes("runs/r/checkpoint", "c.bin", b"first")  # directories exist from here on
     dirs_before = {p for p in root.rglob("*") if p.is_dir()}
     files_before = store_files(root)
@@ -96,7 +96,7 @@ def test_gc_makes_a_refs_removal_durable_before_removing_its_objects(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "store"
-    store = storage.open_store(root.as_uri(), cache_dir=tmp_path / "cache")
+    store = storage.open_store(root.as_uri(), cache_dir=tmp_path / "cache", create=True)
     store.put_bytes("a", "x.bin", b"old")
     store.put_bytes("a", "x.bin", b"new")
     spy = Spy(monkeypatch)

@@ -36,7 +36,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def open_fast(url: str, tmp_path: Path) -> storage.Store:
-    return storage.open_store(url, cache_dir=tmp_path / "cache", timings=FAST)
+    return storage.open_store(url, cache_dir=tmp_path / "cache", timings=FAST, create=True)
 
 
 def test_one_holder_at_a_time_and_who_it_is(url: str, tmp_path: Path) -> None:
@@ -130,7 +130,7 @@ def test_wait_seconds_waits_for_the_holder_to_go(url: str, tmp_path: Path) -> No
 
 
 def test_lease_input_errors(tmp_path: Path) -> None:
-    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c")
+    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c", create=True)
     with pytest.raises(storage.InvalidInputError, match=r"ttl_seconds=5 .* at least twice"):
         store.acquire_lease("runs/r1", owner="x", ttl_seconds=5)  # default skew allowance: 5 s
     with pytest.raises(storage.InvalidInputError, match="lease owner '' is empty"):
@@ -167,7 +167,7 @@ def racer(url: str, rounds: int, me: str, folder: str) -> None:
     race of creates; the result file says who won, and whether this racer tried to claim."""
     import storage.lease
 
-    store = storage.open_store(url, cache_dir=os.path.join(folder, f"cache-{me}"))
+    store = storage.open_store(url, cache_dir=os.path.join(folder, f"cache-{me}"), create=True)
     Path(folder, f"ready-{me}").touch()
     while not Path(folder, "go").exists():
         time.sleep(0.01)
@@ -265,7 +265,8 @@ def test_a_killed_holder_on_this_host_need_not_be_waited_out(tmp_path: Path) -> 
             "-c",
             (
                 "import storage, sys, time; "
-                f"s = storage.open_store({url!r}, cache_dir={str(tmp_path / 'c1')!r}); "
+                f"s = storage.open_store({url!r}, cache_dir={str(tmp_path / 'c1')!r}, "
+                "create=True); "
                 "s.acquire_lease('runs/r9', owner='killed run', ttl_seconds=600); "
                 "print('held', flush=True); time.sleep(600)"
             ),

@@ -43,7 +43,7 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(url: str, tmp_path: Path) -> storage.Store:
-    store = storage.open_store(url, cache_dir=tmp_path / "cache", timings=FAST)
+    store = storage.open_store(url, cache_dir=tmp_path / "cache", timings=FAST, create=True)
     store.put_bytes("a", "x.bin", PAYLOAD)
     store.put_bytes("a", "x.bin", b"something else")
     return store
@@ -102,7 +102,9 @@ def pause_first_call(
 
 
 def readable(store: storage.Store, name: str, tmp_path: Path) -> bytes:
-    fresh = storage.open_store(store.url, cache_dir=tmp_path / f"fresh-{uuid.uuid4().hex}")
+    fresh = storage.open_store(
+        store.url, cache_dir=tmp_path / f"fresh-{uuid.uuid4().hex}", create=True
+    )
     return fresh.get(name).read_bytes()
 
 
@@ -184,9 +186,9 @@ def test_a_tag_in_flight_keeps_its_version(
     assert "a@v000001" in report.kept_versions
     paused_tag.go.set()
     assert tagging.outcome().number == 1
-    assert storage.open_store(store.url, cache_dir=tmp_path / "c2").read_bytes("a", "best") == (
-        PAYLOAD
-    )
+    assert storage.open_store(store.url, cache_dir=tmp_path / "c2", create=True).read_bytes(
+        "a", "best"
+    ) == (PAYLOAD)
 
 
 def test_a_retraction_in_flight_does_not_count_toward_keep_last(
@@ -217,7 +219,7 @@ def test_a_tag_of_a_version_gc_just_deleted_says_so(
 
 # -- leftovers of writers: swept only when provably abandoned, or stale -------------------------
 def test_temporary_files_of_live_writers_are_never_swept(tmp_path: Path) -> None:
-    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c")
+    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c", create=True)
     store.put_bytes("a", "x.bin", b"x")
     tmp = tmp_path / "s" / TMP
     dead = subprocess.run(
@@ -245,7 +247,7 @@ def test_temporary_files_of_live_writers_are_never_swept(tmp_path: Path) -> None
 
 @pytest.mark.s3
 def test_a_multipart_upload_a_commit_in_flight_names_is_not_aborted(s3_store_url: str) -> None:
-    store = storage.open_store(s3_store_url, timings=FAST)
+    store = storage.open_store(s3_store_url, timings=FAST, create=True)
     objects = store.objects
     bucket, _, prefix = objects.root.partition("/")
     sha = "ab" + "c" * 62

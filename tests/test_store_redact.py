@@ -86,7 +86,7 @@ def test_every_storage_module_logs_through_the_redacting_logger() -> None:
 
 def test_a_put_logs_no_credential(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="storage")
-    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c")
+    store = storage.open_store((tmp_path / "s").as_uri(), cache_dir=tmp_path / "c", create=True)
     version = store.put_bytes("corpus/c1/source", "url.txt", SIGNED.encode(), meta={"src": SIGNED})
     store.retract("corpus/c1/source", version.number, f"expired link {SIGNED}")
     assert "0123abcd" not in caplog.text and caplog.text

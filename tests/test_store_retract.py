@@ -24,7 +24,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> storage.Store:
         url = (tmp_path / "store").as_uri()
     else:
         url = request.getfixturevalue("s3_store_url")
-    return storage.open_store(url, cache_dir=tmp_path / "cache")
+    return storage.open_store(url, cache_dir=tmp_path / "cache", create=True)
 
 
 def commit(store: storage.Store, *steps: int) -> None:
@@ -54,7 +54,9 @@ def test_a_retracted_version_leaves_latest_but_resolves_by_number(store: storage
         (3, True),
     ]
     assert store.exists(NAME)
-    fresh = storage.open_store(store.url, cache_dir=Path(store.cache.root).with_name("fresh"))
+    fresh = storage.open_store(
+        store.url, cache_dir=Path(store.cache.root).with_name("fresh"), create=True
+    )
     assert fresh.resolve(NAME).number == 2 and fresh.resolve(NAME, 3).retracted
 
 

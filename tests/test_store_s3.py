@@ -22,7 +22,7 @@ pytestmark = pytest.mark.s3
 def test_server_enforces_auth(s3_store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
     with pytest.raises(storage.StoreAuthError):
-        storage.open_store(s3_store_url)
+        storage.open_store(s3_store_url, create=True)
 
 
 def test_wrong_secret_names_the_store_and_the_fix_but_never_the_secret(
@@ -37,7 +37,7 @@ def test_wrong_secret_names_the_store_and_the_fix_but_never_the_secret(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", wrong)
 
     with pytest.raises(storage.StoreAuthError) as info:
-        storage.open_store(s3_store_url, cache_dir=tmp_path)
+        storage.open_store(s3_store_url, cache_dir=tmp_path, create=True)
 
     assert str(info.value) == (
         f"S3 endpoint {s3_server.endpoint} rejected the credentials for store {s3_store_url} "
@@ -56,7 +56,7 @@ def test_unknown_access_key(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDUNKNOWN12345")
 
     with pytest.raises(storage.StoreAuthError) as info:
-        storage.open_store(s3_store_url)
+        storage.open_store(s3_store_url, create=True)
 
     assert "(InvalidAccessKeyId)" in str(info.value)
     assert "AKIDUNKNOWN12345" not in str(info.value)
@@ -67,7 +67,7 @@ def test_no_credentials_at_all(s3_store_url: str, monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
 
     with pytest.raises(storage.StoreAuthError) as info:
-        storage.open_store(s3_store_url)
+        storage.open_store(s3_store_url, create=True)
 
     assert str(info.value) == (
         f"no usable AWS credentials for store {s3_store_url}: set AWS_ACCESS_KEY_ID and "
@@ -83,7 +83,7 @@ def test_unreachable_endpoint_fails_fast_with_the_fix(
 
     started = time.monotonic()
     with pytest.raises(storage.StoreConnectionError) as info:
-        storage.open_store(s3_store_url)
+        storage.open_store(s3_store_url, create=True)
     elapsed = time.monotonic() - started
 
     assert str(info.value) == (
@@ -96,7 +96,7 @@ def test_unreachable_endpoint_fails_fast_with_the_fix(
 
 def test_missing_bucket(s3_env: S3Server) -> None:
     with pytest.raises(storage.StoreConnectionError) as info:
-        storage.open_store("s3://no-such-bucket-lightrnn/prefix")
+        storage.open_store("s3://no-such-bucket-lightrnn/prefix", create=True)
 
     assert str(info.value) == (
         f"bucket 'no-such-bucket-lightrnn' does not exist at S3 endpoint {s3_env.endpoint} "
@@ -106,7 +106,7 @@ def test_missing_bucket(s3_env: S3Server) -> None:
 
 
 def test_store_url_and_versions_carry_no_credentials(s3_store_url: str, s3_env: S3Server) -> None:
-    store = storage.open_store(s3_store_url)
+    store = storage.open_store(s3_store_url, create=True)
     version = store.put_bytes("a/b", "x.txt", b"x")
 
     text = " ".join([store.url, version.uri, repr(version), repr(store)])
@@ -123,14 +123,16 @@ def test_large_file_streams_as_multipart_in_bounded_memory(
     with open(source, "wb") as f:
         for i in range(size // len(block)):
             f.write(i.to_bytes(4, "little") + block[4:])
-    store = storage.open_store(s3_store_url, cache_dir=tmp_path / "cache")
+    store = storage.open_store(s3_store_url, cache_dir=tmp_path / "cache", create=True)
 
     tracemalloc.start()
     try:
         version = store.put("runs/big/checkpoint", source)
         _, put_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
-        fetched = storage.open_store(s3_store_url, cache_dir=tmp_path / "c2").get(version.name)
+        fetched = storage.open_store(s3_store_url, cache_dir=tmp_path / "c2", create=True).get(
+            version.name
+        )
         _, get_peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -148,7 +150,7 @@ def test_large_file_streams_as_multipart_in_bounded_memory(
 
 
 def test_gc_aborts_multipart_uploads_a_killed_writer_left(s3_store_url: str) -> None:
-    store = storage.open_store(s3_store_url)
+    store = storage.open_store(s3_store_url, create=True)
     store.put_bytes("a/b", "x.txt", b"x")
     objects = store.objects
     bucket, _, prefix = objects.root.partition("/")
@@ -172,8 +174,8 @@ def test_gc_aborts_multipart_uploads_a_killed_writer_left(s3_store_url: str) -> 
 
 def test_store_at_the_root_of_a_bucket(s3_env: S3Server, tmp_path: Path) -> None:
     bucket = f"lightrnn-root-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-    storage.open_store(f"s3://{s3_env.bucket}").objects.fs.mkdir(bucket)
-    store = storage.open_store(f"s3://{bucket}", cache_dir=tmp_path)
+    storage.open_store(f"s3://{s3_env.bucket}", create=True).objects.fs.mkdir(bucket)
+    store = storage.open_store(f"s3://{bucket}", cache_dir=tmp_path, create=True)
 
     version = store.put_bytes("a/b", "x.txt", b"root")
 

@@ -43,7 +43,7 @@ def writer(url: str, name: str, commits: int, seed: int, out: str) -> None:
     import storage
 
     rng = random.Random(seed)
-    store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="w-cache-"))
+    store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="w-cache-"), create=True)
     results = {"commits": 0, "unreadable": [], "crashes": []}
     for step in range(commits):
         data = payload(rng.randrange(PAYLOADS))
@@ -55,7 +55,7 @@ def writer(url: str, name: str, commits: int, seed: int, out: str) -> None:
         results["commits"] += 1
         cache = tempfile.mkdtemp(prefix="r-cache-")
         try:
-            fresh = storage.open_store(url, cache_dir=cache)
+            fresh = storage.open_store(url, cache_dir=cache, create=True)
             if fresh.get(name, version.number).read_bytes() != data:
                 raise AssertionError("wrong bytes")
         except Exception as exc:
@@ -69,7 +69,7 @@ def collector(url: str, grace: float, stop: str, out: str) -> None:
     """Loop gc(keep_last=1) with a short grace until the file `stop` appears."""
     import storage
 
-    store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="gc-cache-"))
+    store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="gc-cache-"), create=True)
     runs, errors, deleted = 0, [], 0
     while not os.path.exists(stop):
         try:
@@ -85,7 +85,7 @@ def endless_writer(url: str, name: str, seed: int) -> None:
     import storage
 
     rng = random.Random(seed)
-    store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="k-cache-"))
+    store = storage.open_store(url, cache_dir=tempfile.mkdtemp(prefix="k-cache-"), create=True)
     print("ready", flush=True)
     step = 0
     while True:
@@ -192,7 +192,7 @@ def test_writers_killed_at_random_lose_nothing_reachable(
         finish(gc_proc, timeout=120)
     assert json.loads((tmp_path / "gc.json").read_text())["errors"] == []
 
-    store = storage.open_store(url, cache_dir=tmp_path / "check")
+    store = storage.open_store(url, cache_dir=tmp_path / "check", create=True)
     names = store.names()
     committed = sum(store.resolve(name).number for name in names)  # numbers are never reused
     assert committed >= 10, f"only {committed} commits before the kills: the test tests little"
@@ -200,7 +200,9 @@ def test_writers_killed_at_random_lose_nothing_reachable(
     readable = 0
     for name in names:
         for version in store.versions(name):  # everything still referenced reads back whole
-            fresh = storage.open_store(url, cache_dir=tmp_path / f"c-{uuid.uuid4().hex}")
+            fresh = storage.open_store(
+                url, cache_dir=tmp_path / f"c-{uuid.uuid4().hex}", create=True
+            )
             data = fresh.get(name, version.number).read_bytes()
             assert hashlib.sha256(data).hexdigest() == version.files["w.bin"]["sha256"]
             readable += 1

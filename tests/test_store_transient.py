@@ -163,7 +163,7 @@ def test_a_budget_of_zero_tries_once() -> None:
 
 def test_retry_seconds_is_checked(tmp_path: Path) -> None:
     with pytest.raises(storage.InvalidInputError, match="retry_seconds=-1"):
-        storage.open_store(tmp_path.as_uri(), retry_seconds=-1)
+        storage.open_store(tmp_path.as_uri(), retry_seconds=-1, create=True)
 
 
 # -- a real server going down and coming back -----------------------------------------------
@@ -177,10 +177,10 @@ def test_a_run_rides_out_the_server_being_down(
     """A put, a get through an empty cache and a gc, all started while the server is down
     (for ~15 s), all finish once it is back, with the default retry budget (90 s)."""
     url = restartable_s3.url("outage")
-    store = storage.open_store(url, cache_dir=tmp_path / "cache")
+    store = storage.open_store(url, cache_dir=tmp_path / "cache", create=True)
     store.put_bytes("runs/r/checkpoint", "c.bin", b"before the outage")
     data = bytes(range(256)) * 4000
-    reader = storage.open_store(url, cache_dir=tmp_path / "reader-cache")
+    reader = storage.open_store(url, cache_dir=tmp_path / "reader-cache", create=True)
 
     restartable_s3.stop()
     down = time.monotonic()
@@ -200,7 +200,7 @@ def test_a_run_rides_out_the_server_being_down(
     finished = time.monotonic() - down
     took = ", ".join(f"{k} {w.done - down:.1f} s" for k, w in work.items())
     assert isinstance(version, storage.Version) and version.number == 2
-    fresh = storage.open_store(url, cache_dir=tmp_path / "fresh")
+    fresh = storage.open_store(url, cache_dir=tmp_path / "fresh", create=True)
     assert fresh.read_bytes("runs/r/checkpoint") == data
     assert [v.number for v in fresh.versions("runs/r/checkpoint")] == [1, 2]
     print(f"server down {outage:.1f} s; all done {finished:.1f} s after it stopped ({took})")
@@ -235,7 +235,7 @@ def test_a_server_down_for_good_fails_after_the_budget_with_the_fix(
     restartable_s3: RestartableS3, tmp_path: Path
 ) -> None:
     url = restartable_s3.url("gone")
-    store = storage.open_store(url, cache_dir=tmp_path / "cache", retry_seconds=3)
+    store = storage.open_store(url, cache_dir=tmp_path / "cache", retry_seconds=3, create=True)
     store.put_bytes("a", "x.bin", b"x")
     restartable_s3.stop()
 
@@ -254,7 +254,9 @@ def test_a_server_down_for_good_fails_after_the_budget_with_the_fix(
 
 @pytest.mark.s3
 def test_permanent_s3_errors_do_not_wait_for_the_budget(s3_store_url: str, tmp_path: Path) -> None:
-    store = storage.open_store(s3_store_url, cache_dir=tmp_path / "c", retry_seconds=60)
+    store = storage.open_store(
+        s3_store_url, cache_dir=tmp_path / "c", retry_seconds=60, create=True
+    )
     store.put_bytes("a", "x.bin", b"0123456789")
     (blob,) = [e.key for e in store.objects.list("blobs/")]
     store.objects.write(blob, b"9123456789")
@@ -263,7 +265,9 @@ def test_permanent_s3_errors_do_not_wait_for_the_budget(s3_store_url: str, tmp_p
     with pytest.raises(storage.NotFoundError):
         store.resolve("no/such/name")
     with pytest.raises(storage.IntegrityError):
-        storage.open_store(s3_store_url, cache_dir=tmp_path / "c2", retry_seconds=60).get("a")
+        storage.open_store(
+            s3_store_url, cache_dir=tmp_path / "c2", retry_seconds=60, create=True
+        ).get("a")
     assert time.monotonic() - started < 5
 
 
@@ -277,5 +281,5 @@ def test_an_endpoint_never_reached_fails_fast_as_unavailable(
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
     started = time.monotonic()
     with pytest.raises(storage.StoreUnavailableError):
-        storage.open_store(s3_store_url, retry_seconds=60)
+        storage.open_store(s3_store_url, retry_seconds=60, create=True)
     assert time.monotonic() - started < 10  # a wrong endpoint is a setup error: said at once

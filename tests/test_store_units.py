@@ -69,7 +69,7 @@ def test_open_store_without_url_uses_the_default(
 ) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    store = storage.open_store()
+    store = storage.open_store(create=True)
     store.put_bytes("a", "x.txt", b"x")
 
     assert store.url == (tmp_path / "data" / "lightrnn-flow" / "store").as_uri()
@@ -104,7 +104,7 @@ def test_store_urls(url: str, root_url: str) -> None:
 )
 def test_bad_store_urls(url: str, message: str) -> None:
     with pytest.raises(storage.InvalidInputError) as info:
-        storage.open_store(url)
+        storage.open_store(url, create=True)
     assert message in str(info.value)
     assert "hunter2pw" not in str(info.value) and "AKID" not in str(info.value)
 
@@ -112,7 +112,7 @@ def test_bad_store_urls(url: str, message: str) -> None:
 def test_local_root_that_is_a_file(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(storage.StoreConnectionError, match="is a file, not a directory"):
-        storage.open_store((tmp_path / "file").as_uri())
+        storage.open_store((tmp_path / "file").as_uri(), create=True)
 
 
 def test_redact_hides_secrets_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,7 +156,9 @@ def test_unsafe_relative_paths(rel: str) -> None:
 # -- input errors ---------------------------------------------------------------------------
 @pytest.fixture
 def store(tmp_path: Path) -> storage.Store:
-    return storage.open_store((tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache")
+    return storage.open_store(
+        (tmp_path / "store").as_uri(), cache_dir=tmp_path / "cache", create=True
+    )
 
 
 def test_put_input_errors(store: storage.Store, tmp_path: Path) -> None:
