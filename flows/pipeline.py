@@ -27,7 +27,7 @@ from tasks.lease import run_lease
 from tasks.nodes import release_nodes_task
 from tasks.refs import RoundJob
 from tasks.report import publish_rounds_task, publish_stable_task, write_report_task
-from tasks.rounds import run_summary
+from tasks.rounds import RoundResult, best_result, run_summary
 from tasks.store_task import code_version
 from tasks.table import initial_table_task
 
@@ -76,31 +76,31 @@ def lightrnn_pipeline(
     run_key = names.run_key(corpus_info.digest, settings.results(), table, code_version())
     logger.info("run %s: profile %s, store %s", run_key, profile, url)
     with run_lease(url, run_key, pipeline.lease_seconds, pipeline.wait_minutes):
-        rows: list[dict[str, Any]] = []
+        rounds: list[RoundResult] = []
         init_model = None
         for k in range(1, pipeline.max_rounds + 1):
             job = RoundJob(url, run_key, k, corpus_info, table, init_model, settings)
-            row = bootstrap_round(job, reallocate=k < pipeline.max_rounds)
-            rows.append(row)
-            publish_rounds_task(run_key, rows, pipeline.max_rounds)
-            decision = check_convergence_task(rows, pipeline)
-            if decision["stop"]:
+            result = bootstrap_round(job, reallocate=k < pipeline.max_rounds)
+            rounds.append(result)
+            publish_rounds_task(run_key, [r.display() for r in rounds], pipeline.max_rounds)
+            decision = check_convergence_task(rounds, pipeline)
+            if decision.stop or result.next_table is None:
                 break
-            table, init_model = row["next_table"], row["model"]
-        best = rows[decision["best_round"] - 1]["model"]
+            table, init_model = result.next_table, result.model
+        best = best_result(rounds, decision).model
         test = evaluate_task(url, best, corpus_info, "test", settings.train.bptt)
         summary = run_summary(
-            run_key, settings, corpus_info, rows, decision, test, url, time.perf_counter() - start
+            run_key, settings, corpus_info, rounds, decision, test, url, time.perf_counter() - start
         )
         if stable_name and (summary["converged"] or publish_unconverged):
-            meta = {"run": run_key, "round": decision["best_round"], "stop": decision["reason"]}
+            meta = {"run": run_key, "round": decision.best_round, "stop": decision.reason}
             stable = publish_stable_task(url, stable_name, best, meta)
             summary["artifacts"]["stable table"] = stable.uri or str(stable)
         elif stable_name:
             logger.info(
                 "%s not published: the run stopped (%s) before converging",
                 stable_name,
-                decision["reason"],
+                decision.reason,
             )
         summary = write_report_task(url, summary, best)
         if settings.launch.nnodes > 1:

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-from typing import Any
-
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from lightrnn.bootstrap import RoundStats, check_convergence
+from lightrnn.bootstrap import Decision, check_convergence
+from tasks.rounds import RoundResult
 from tasks.settings import PipelineConfig
 
 
 @task(name="check-convergence", cache_policy=NO_CACHE)  # pure and instant: nothing to retry
-def check_convergence_task(
-    rounds: list[dict[str, Any]], pipeline: PipelineConfig
-) -> dict[str, Any]:
-    stats = [
-        RoundStats(r["round"], r["valid_ppl"], r.get("moved_fraction"), r.get("objective_gain"))
-        for r in rounds
-    ]
-    decision = check_convergence(
-        stats, pipeline.max_rounds, pipeline.moved_threshold, pipeline.min_objective_gain
+def check_convergence_task(rounds: list[RoundResult], pipeline: PipelineConfig) -> Decision:
+    """Whether to train another round, and which round so far is the best."""
+    return check_convergence(
+        [r.stats() for r in rounds],
+        pipeline.max_rounds,
+        pipeline.moved_threshold,
+        pipeline.min_objective_gain,
     )
-    return asdict(decision)
