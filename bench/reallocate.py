@@ -28,6 +28,7 @@ from lightrnn.allocate.synthetic import synthetic_costs
 from lightrnn.table import Table
 
 DEFAULT_SIZES = "10000,33278,100000,300000,793471"
+SPARSE = ("sparse", "auction", "lapmod")  # the methods that take --candidates, --candidate-rows
 EXACT_MAX_WORDS = 10_000  # dense float64 lapjv: 0.8 GB of costs and ~15 s here
 # above it, up to --dense32-max words: lapjvs on float32 costs (33k words: ~100 s, 9 GiB)
 
@@ -40,13 +41,7 @@ def run_one(args: argparse.Namespace) -> dict:
     gen_seconds = elapsed()
     if args.method == "dense32":
         return dense32_reference(l_r, l_c, current, gen_seconds)
-    config = AllocateConfig(
-        method=args.method,
-        candidates=args.candidates,
-        candidate_rows=args.candidate_rows,
-        solver=args.solver,
-        exact_max_bytes=1 << 40 if args.method == "exact" else AllocateConfig.exact_max_bytes,
-    )
+    config = AllocateConfig(args.method, options_for(args))
     load = common.load_average()  # the machine is shared: say how busy it was
     _, report = reallocate(l_r, l_c, current, config=config)
     out = report.to_dict()
@@ -54,6 +49,15 @@ def run_one(args: argparse.Namespace) -> dict:
     out["generate_seconds"] = gen_seconds
     out["peak_rss_gib"] = common.peak_rss_gib()
     return out
+
+
+def options_for(args: argparse.Namespace) -> dict:
+    """The method's options from the command line."""
+    if args.method == "exact":
+        return {"max_bytes": 1 << 40}  # sized by EXACT_MAX_WORDS here, not by memory
+    if args.method in SPARSE:
+        return {"candidates": args.candidates, "candidate_rows": args.candidate_rows}
+    return {}
 
 
 def dense32_reference(l_r: np.ndarray, l_c: np.ndarray, current: Table, gen_seconds: float) -> dict:
@@ -92,7 +96,7 @@ def dense32_reference(l_r: np.ndarray, l_c: np.ndarray, current: Table, gen_seco
 def spawn(size: int, method: str, args: argparse.Namespace) -> dict:
     """run_one in a fresh process; {"error": its output, "method"} where it failed."""
     child_args = ["--one", str(size), "--method", method, "--candidates", str(args.candidates)]
-    child_args += ["--candidate-rows", str(args.candidate_rows), "--solver", args.solver]
+    child_args += ["--candidate-rows", str(args.candidate_rows)]
     try:
         return common.run_child("reallocate", [*child_args, "--seed", str(args.seed)])
     except common.ChildFailed as exc:
@@ -159,9 +163,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default=DEFAULT_SIZES, help="comma-separated vocab sizes")
     parser.add_argument("--candidates", type=int, default=128, help="sparse: cells per word")
     parser.add_argument("--candidate-rows", type=int, default=16, help="sparse: best rows/cols")
-    parser.add_argument("--solver", default="auto", help="sparse: auto, auction or lapmod")
     parser.add_argument(
-        "--methods", default="sparse,exact,dense32,greedy", help="what to run per size"
+        "--methods",
+        default="sparse,exact,dense32,greedy",
+        help="what to run per size: allocation methods (auto, exact, sparse, auction, lapmod, "
+        "greedy) and dense32",
     )
     parser.add_argument(
         "--dense32-max",

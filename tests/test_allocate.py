@@ -99,16 +99,11 @@ def test_sparse_with_every_cell_is_exact(vocab_size: int, kind: str, seed: int, 
     l_r, l_c = costs_for(kind, vocab_size, seed)
     current = Table.random(vocab_size, seed=seed + 100)
     n_rows, n_cols = table_shape(vocab_size)
-    config = AllocateConfig(
-        method="sparse",
-        solver=solver,
-        candidate_rows=max(n_rows, n_cols),
-        candidates=n_rows * n_cols,
-    )
-    new, report = reallocate(l_r, l_c, current, config=config)
+    options = {"candidate_rows": max(n_rows, n_cols), "candidates": n_rows * n_cols}
+    new, report = reallocate(l_r, l_c, current, config=AllocateConfig(solver, options))
     check_table(new, current)
     check_report(report, l_r, l_c, new, current)
-    assert (report.method, report.solver) == ("sparse", solver)
+    assert (report.method, report.solver) == (solver, solver)
     optimum = dense_optimum(l_r, l_c)
     if kind == "ties":  # integer costs: the auction's eps < 1/n makes it exact
         assert report.objective_after == optimum
@@ -125,7 +120,7 @@ def test_sparse_few_candidates_valid_and_never_worse(solver: str, seed: int) -> 
     vocab_size = [23, 87, 200, 401, 90, 1000][seed]
     l_r, l_c = costs_for("ties" if seed % 2 else "synthetic", vocab_size, seed)
     current = Table.random(vocab_size, seed=seed)
-    config = AllocateConfig(method="sparse", solver=solver, candidate_rows=2, candidates=3)
+    config = AllocateConfig(solver, {"candidate_rows": 2, "candidates": 3})
     new, report = reallocate(l_r, l_c, current, config=config)
     check_table(new, current)
     check_report(report, l_r, l_c, new, current)
@@ -192,10 +187,14 @@ def test_bad_inputs_are_named() -> None:
         reallocate(bad, l_c, current)
     with pytest.raises(ConfigError, match="method='best'"):
         reallocate(l_r, l_c, current, method="best")
-    with pytest.raises(ConfigError, match="exact_max_bytes"):
-        reallocate(l_r, l_c, current, config=AllocateConfig(method="exact", exact_max_bytes=100))
+    with pytest.raises(ConfigError, match="over its option max_bytes=100"):
+        reallocate(l_r, l_c, current, config=AllocateConfig("exact", {"max_bytes": 100}))
     with pytest.raises(ConfigError, match="raise candidate_rows to at least 12"):
-        AllocateConfig(candidates=128, candidate_rows=8)
+        AllocateConfig("sparse", {"candidates": 128, "candidate_rows": 8})
+    with pytest.raises(ConfigError, match=r"method 'exact' has no option 'tol'; its options: max"):
+        AllocateConfig("exact", {"tol": 1e-6})
+    with pytest.raises(ConfigError, match=r"allocate\.options\.rows='16': must be an integer"):
+        AllocateConfig("greedy", {"rows": "16"})
 
 
 def test_synthetic_costs_are_reproducible_and_shaped() -> None:
@@ -211,18 +210,18 @@ def test_synthetic_costs_are_reproducible_and_shaped() -> None:
 
 
 def test_large_sparse_without_numba_asks_for_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lightrnn.allocate.assign as assign_module
     import lightrnn.allocate.auction as auction
+    import lightrnn.allocate.sparse as sparse
 
     monkeypatch.setattr(auction, "HAVE_NUMBA", False)
-    monkeypatch.setattr(assign_module, "LAPMOD_MAX_WORDS", 20)
+    monkeypatch.setattr(sparse, "LAPMOD_MAX_WORDS", 20)
     l_r, l_c = synthetic_costs(23, seed=0)
-    with pytest.raises(ConfigError, match=r"23 words needs numba.*solver='lapmod'"):
+    with pytest.raises(ConfigError, match=r"23 words needs numba.*method='lapmod'"):
         reallocate(l_r, l_c, Table.random(23, seed=0), method="sparse")
-    _, report = reallocate(
-        l_r, l_c, Table.random(23, seed=0), config=AllocateConfig("sparse", solver="lapmod")
-    )
-    assert report.solver == "lapmod"
+    with pytest.raises(ConfigError, match=r"method='auction' needs numba.*method='lapmod'"):
+        AllocateConfig("auction")
+    _, report = reallocate(l_r, l_c, Table.random(23, seed=0), method="lapmod")
+    assert (report.method, report.solver) == ("lapmod", "lapmod")
     assert report.objective_after <= report.objective_before
 
 
@@ -230,7 +229,7 @@ def test_auto_is_exact_on_small_vocabularies_and_sparse_beyond():
     l_r, l_c = synthetic_costs(400, seed=0)
     _, small = reallocate(l_r, l_c, Table.random(400, seed=0), config=AllocateConfig())
     assert small.method == "exact"
-    config = AllocateConfig(exact_auto_words=300)
+    config = AllocateConfig(options={"exact_words": 300})
     _, large = reallocate(l_r, l_c, Table.random(400, seed=0), config=config)
     assert large.method == "sparse" and large.solver == "auction"
     assert large.objective_after <= small.objective_after * (1 + 1e-4)

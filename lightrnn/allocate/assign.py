@@ -4,15 +4,14 @@ Li et al. 2016, section 3.3: with l_r[w, i] (l_c[w, j]) the summed -log P of row
 the occurrences of word w, putting w in cell (i, j) costs l_r[w, i] + l_c[w, j]; the best table
 is a minimum-cost one-to-one map words -> cells, a linear assignment problem.
 
-Methods:
+Methods are registered by name (`registry.py`), each a solver with its own options:
+- "auto" (the default): exact up to `exact_words` words (2,000), else sparse (`auto.py`).
 - "exact": dense Jonker-Volgenant (`lap.lapjv`) over the V x R*C cost matrix (float64): the
-  optimum, while that matrix fits (`exact_max_bytes`, ~11k words at the 1 GiB default).
-- "sparse": each word's cheapest cells plus its current one, solved by auction
-  (`auction.py`); scales to the paper's 793,471 words (bench/reallocate.py).
+  optimum, while that matrix fits (`max_bytes`, ~11k words at the 1 GiB default; `exact.py`).
+- "sparse", "auction", "lapmod": each word's cheapest cells plus its current one, solved by
+  auction (numba) or lapmod; "sparse" picks the auction when numba is there (`sparse.py`).
+  Scales to the paper's 793,471 words (bench/reallocate.py).
 - "greedy": the row-then-column greedy of the CNTK example (`greedy.py`), to compare.
-- "auto": exact up to `exact_auto_words` words (measured: under half a second at 2,000 words,
-  3 s at 4,000 and 27-414 s at 10,000 on real costs), else sparse (about a second at 10,000
-  words, within 0.01% of the optimum): chosen by measured time, and the report says which ran.
 Whatever the method, the new table is never worse than the current one: if a solver ever
 returned a worse table (numerical trouble), the current table is kept and the report says so.
 
@@ -26,75 +25,57 @@ bonus on each word's current row and column, go to whichever solver runs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
-from lightrnn.allocate import auction
-from lightrnn.allocate.exact import solve_exact
-from lightrnn.allocate.greedy import greedy_rows_then_cols
+from lightrnn.allocate import auto, exact, greedy, sparse  # noqa: F401  (they register)
+from lightrnn.allocate.registry import allocator
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.progress import ProgressFn
 from lightrnn.table import Table
 from lightrnn.validation import check_fields
 
-METHODS = ("auto", "exact", "sparse", "greedy")
-SOLVERS = ("auto", "auction", "lapmod")
-LAPMOD_MAX_WORDS = 200_000  # solver="auto" without numba: past this, lapmod is hopeless
-
 
 @dataclass(frozen=True)
 class AllocateConfig:
-    """How to reallocate; the defaults are what the benchmark recommends."""
+    """How to reallocate: a method and its own options; the defaults are what the benchmark
+    recommends."""
 
-    method: str = "auto"  # one of METHODS
-    candidates: int = 128  # sparse: cells kept per word (its cheapest), plus its current cell
-    candidate_rows: int = 16  # sparse: the cells come from the best rows x best columns
-    solver: str = "auto"  # sparse: "auction" (needs numba), "lapmod", or auto (auction if numba)
-    exact_max_bytes: int = 1 << 30  # exact: the largest dense float64 cost matrix allowed
-    exact_auto_words: int = 2_000  # auto: exact up to this many words (fast there), else sparse
+    method: str = "auto"  # a registered method: auto, exact, sparse, auction, lapmod, greedy
+    options: dict[str, Any] = field(default_factory=dict, hash=False)  # the method's; {} = defaults
     keep_margin: float = 0.0  # a word moves only to gain more than this share of its cost
-    tol: float = 1e-9  # auction: error bound as a fraction of the most the current table can gain
-    greedy_rows: int = 16  # greedy: options ranked up front per word (the rest on demand)
     chunk: int = 8192  # words processed at a time when building costs (bounds temporaries)
 
     def __post_init__(self) -> None:
+        if dataclasses.is_dataclass(self.options) and not isinstance(self.options, type):
+            object.__setattr__(self, "options", asdict(self.options))  # an options object
         check_fields(self, "allocate.")
-        if self.method not in METHODS:
-            raise ConfigError(f"method={self.method!r}: choose one of {', '.join(METHODS)}")
-        if self.solver not in SOLVERS:
-            raise ConfigError(f"solver={self.solver!r}: choose one of {', '.join(SOLVERS)}")
-        if self.candidates < 2 or self.candidate_rows < 2:
+        if not isinstance(self.options, dict):
             raise ConfigError(
-                f"candidates={self.candidates}, candidate_rows={self.candidate_rows}: both must "
-                "be at least 2 (the defaults 128 and 16 are within 0.01% of the optimum)"
-            )
-        if self.candidate_rows**2 < self.candidates:
-            raise ConfigError(
-                f"candidates={self.candidates} > candidate_rows**2={self.candidate_rows**2}: "
-                f"raise candidate_rows to at least {int(np.ceil(np.sqrt(self.candidates)))}"
+                f"allocate.options={self.options!r}: must be a mapping of the method's options"
             )
         if not 0 <= self.keep_margin < 1:
             raise ConfigError(f"keep_margin={self.keep_margin}: must be in [0, 1)")
-        if not 0 < self.tol < 1 or self.exact_max_bytes < 0 or self.chunk < 1:
-            raise ConfigError(
-                f"tol={self.tol} must be in (0, 1), exact_max_bytes={self.exact_max_bytes} >= 0 "
-                f"and chunk={self.chunk} >= 1"
-            )
-        if self.solver == "auction" and not auction.HAVE_NUMBA:
-            raise ConfigError(
-                "solver='auction' needs numba: pip install numba==0.68.1, or use solver='lapmod'"
-            )
+        if self.chunk < 1:
+            raise ConfigError(f"chunk={self.chunk}: must be at least 1")
+        self.method_options()  # the method exists and takes these options
+
+    def method_options(self) -> Any:
+        """The method's options object (its dataclass, from `options`)."""
+        return allocator(self.method).configure(self.options)
 
 
 @dataclass(frozen=True)
 class AllocationReport:
     """What a reallocation did; `to_dict()` is JSON-ready."""
 
-    method: str  # the method that ran: "exact", "sparse", "greedy"
-    solver: str  # "lapjv", "auction", "lapmod", "greedy"
+    method: str  # the method that ran ("auto" names the one it chose): "exact", "sparse", ...
+    solver: str  # what solved it: "lapjv", "auction", "lapmod", "greedy", ...
     vocab_size: int
     n_rows: int
     n_cols: int
@@ -131,23 +112,22 @@ def reallocate(
     progress: ProgressFn | None = None,
 ) -> tuple[Table, AllocationReport]:
     """The new table and a report. l_r [V, R], l_c [V, C] float costs (any sign), `current` the
-    table they were measured on. `method` overrides `config.method`. `progress(stage, 3)`
+    table they were measured on. `method` runs that method instead of `config.method`, with its
+    default options (keep_margin and chunk from `config`). `progress(stage, 3)`
     after checking the costs, solving and scoring the new table."""
     config = config or AllocateConfig()
     if method is not None and method != config.method:
-        config = AllocateConfig(**{**asdict(config), "method": method})
+        config = dataclasses.replace(config, method=method, options={})
     _check_costs(l_r, l_c, current)
     _check_finite(l_r, "l_r", config.chunk)
     _check_finite(l_c, "l_c", config.chunk)
     tell = progress or (lambda _done, _total: None)
     start = time.perf_counter()
     before = objective(l_r, l_c, current)
-    chosen = config.method
-    if chosen == "auto":
-        chosen = "exact" if current.vocab_size <= config.exact_auto_words else "sparse"
+    chosen = allocator(config.method)
     tell(1, 3)
     with _keep_bonus(l_r, l_c, current, config.keep_margin) as (r, c, bonus):
-        solved = _solve(chosen, r, c, current, config)
+        solved = chosen.solve(r, c, current, config.method_options(), config.chunk)
     tell(2, 3)
     new = Table.from_cells(solved.cells, current.n_rows, current.n_cols)
     after = objective(l_r, l_c, new)
@@ -157,7 +137,7 @@ def reallocate(
     # The solver saw costs lowered by the bonus, never raised: its optimum, or its proven bound,
     # is a lower bound of the true optimum too.
     lower_bound = solved.lower_bound
-    if chosen == "exact" and not kept:
+    if solved.optimal and not kept:
         same_row, same_col = new.rows == current.rows, new.cols == current.cols
         lower_bound = after - float(bonus[same_row].sum() + bonus[same_col].sum())
     gap = None
@@ -167,7 +147,7 @@ def reallocate(
     moved = int(np.count_nonzero(new.cells != current.cells))
     tell(3, 3)
     return new, AllocationReport(
-        method=chosen,
+        method=solved.method or chosen.name,
         solver=solved.solver,
         vocab_size=current.vocab_size,
         n_rows=current.n_rows,
@@ -183,54 +163,6 @@ def reallocate(
         kept_current=kept,
         details=solved.details or None,
     )
-
-
-@dataclass
-class _Solved:
-    cells: np.ndarray  # [V] the new cell of each word
-    solver: str
-    lower_bound: float | None = None  # proven, on the costs the solver saw
-    candidates: int | None = None
-    details: dict = field(default_factory=dict)
-
-
-def _solve(
-    method: str, l_r: np.ndarray, l_c: np.ndarray, current: Table, config: AllocateConfig
-) -> _Solved:
-    if method == "exact":
-        dense_bytes = current.vocab_size * current.n_cells * 8
-        if dense_bytes > config.exact_max_bytes:
-            raise ConfigError(
-                f"method='exact' needs a {dense_bytes / 2**30:.1f} GiB dense cost matrix for "
-                f"{current.vocab_size} words, over exact_max_bytes={config.exact_max_bytes}: "
-                "use method='sparse' (or 'auto'), or raise exact_max_bytes"
-            )
-        return _Solved(solve_exact(l_r, l_c, current, config.chunk), "lapjv")
-    if method == "greedy":
-        return _Solved(greedy_rows_then_cols(l_r, l_c, config.greedy_rows), "greedy")
-    built = time.perf_counter()
-    cand = auction.build_candidates(
-        l_r, l_c, current.cells, config.candidate_rows, config.candidates, config.chunk
-    )
-    built = time.perf_counter() - built
-    solver = config.solver
-    if solver == "auto":
-        solver = "auction" if auction.HAVE_NUMBA else "lapmod"
-        if solver == "lapmod" and current.vocab_size > LAPMOD_MAX_WORDS:
-            raise ConfigError(
-                f"sparse reallocation of {current.vocab_size} words needs numba for the "
-                "auction solver (pip install numba==0.68.1); lapmod would take hours at this "
-                "size (pass solver='lapmod' to run it anyway)"
-            )
-    lower_bound = None
-    if solver == "auction":
-        cells, details = auction.solve_auction(cand, current.n_cells, config.tol)
-        lower_bound = details.pop("lower_bound")
-    else:
-        cells, details = auction.solve_lapmod(cand, current.n_cells, 4 * current.vocab_size)
-    details.pop("solver")
-    details["candidates_seconds"] = built
-    return _Solved(cells, solver, lower_bound, cand.cells.shape[1] - 1, details)
 
 
 @contextlib.contextmanager

@@ -10,8 +10,24 @@ how far it stays from the optimum.
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 
 import numpy as np
+
+from lightrnn.allocate.registry import Solution, register_allocator
+from lightrnn.errors import ConfigError
+from lightrnn.table import Table
+from lightrnn.validation import check_fields
+
+
+@dataclass(frozen=True)
+class GreedyOptions:
+    rows: int = 16  # options (rows, columns) ranked up front per word; the rest on demand
+
+    def __post_init__(self) -> None:
+        check_fields(self, "allocate.options.")
+        if self.rows < 1:
+            raise ConfigError(f"rows={self.rows}: must be at least 1")
 
 
 class _Ranked:
@@ -91,3 +107,12 @@ def greedy_rows_then_cols(l_r: np.ndarray, l_c: np.ndarray, k: int = 16) -> np.n
             col, stake = ranked_c.option(w, pos[w])
             heapq.heappush(heap, (-stake, w, col))
     return cells
+
+
+def greedy(
+    l_r: np.ndarray, l_c: np.ndarray, current: Table, options: GreedyOptions, chunk: int
+) -> Solution:
+    return Solution(greedy_rows_then_cols(l_r, l_c, options.rows), "greedy")
+
+
+register_allocator("greedy", greedy, GreedyOptions)
