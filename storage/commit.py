@@ -54,19 +54,22 @@ def commit(
         if objects.size(manifest_key(digest)) is None:
             objects.write(manifest_key(digest), manifest.to_bytes())
         records.remember(digest, manifest)
-        number, created = claim_version(records, name, digest, max(listing.numbers, default=0))
+        newest = max(listing.numbers, default=0)
+        number, created = claim_version(records, timings, name, digest, newest)
     version = make_version(manifest, number, digest, created, objects.url)
     log.info("committed %s (%d bytes) to %s", version.ref, version.size, objects.url)
     return version
 
 
-def claim_version(records: Records, name: str, digest: str, newest: int) -> tuple[int, str]:
+def claim_version(
+    records: Records, timings: Timings, name: str, digest: str, newest: int
+) -> tuple[int, str]:
     """Create the next free ref record of `name` -> `digest` (the commit point), trying from
     `newest` + 1 up: (number, created)."""
     objects = records.objects
     number = newest + 1
     for attempt in range(1, MAX_CLAIMS + 1):
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(timings.clock.now(), UTC)
         if objects.create(ref_key(name, number), ref_record(name, number, digest, now)):
             return number, iso_stamp(now)
         number += 1

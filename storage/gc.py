@@ -15,7 +15,6 @@ pending TTL, markers of dead gcs, and leftovers of killed writers (see `Objects.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -101,7 +100,7 @@ def collect_garbage(
             )
     objects = records.objects
     with GcMarker(objects, timings) as marker:  # g0
-        now = time.time()
+        now = timings.clock.now()
         cutoff, stale_cutoff = now - grace_seconds, now - pending_ttl_seconds
         # g1: the candidates
         manifest_entries = _by_id(objects.list(MANIFESTS), manifest_digest)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -60,9 +59,9 @@ class LeaseHolder:
     token: str = field(default="", repr=False)  # tells this holding apart from any other
     pid_namespace: str = ""  # with host and pid: lets a process on the same host see it died
 
-    def active(self, skew: float, now: float | None = None) -> bool:
-        """True while no one else may take the lease: not released, not past expiry + skew."""
-        now = time.time() if now is None else now
+    def active(self, skew: float, now: float) -> bool:
+        """True while no one else may take the lease: not released, not past expiry + skew
+        at wall time `now` (the caller's clock: e.g. `store.timings.clock.now()`)."""
         return not self.released and now <= parse_created(self.expires).timestamp() + skew
 
     def abandoned(self) -> bool:
@@ -121,7 +120,7 @@ class Lease:
     def held(self) -> bool:
         """True while the lease is certainly still ours."""
         with self._lock:
-            return not self._ended and time.monotonic() < self._safe_until
+            return not self._ended and self.timings.clock.monotonic() < self._safe_until
 
     def check(self) -> None:
         """Raise LeaseLostError unless the lease is still held (call it before guarded work)."""
@@ -146,7 +145,7 @@ class Lease:
         with self._lock:
             if self._ended:
                 return
-            held = time.monotonic() < self._safe_until
+            held = self.timings.clock.monotonic() < self._safe_until
             self._ended = "released"
             if held and not self._claim(self.holder.epoch + 1, released=True):
                 log.warning("lease %r was taken over before it was released", self.name)
@@ -168,7 +167,8 @@ class Lease:
     # -- inside -----------------------------------------------------------------------------
     def _claim(self, epoch: int, released: bool) -> bool:
         """Create epoch `epoch` for this holding; True when it is then the newest epoch."""
-        started, now = time.monotonic(), datetime.now(UTC)
+        clock = self.timings.clock
+        started, now = clock.monotonic(), datetime.fromtimestamp(clock.now(), UTC)
         expires = now if released else now + timedelta(seconds=self.ttl)
         acquired = self._holder.acquired if self._holder else iso_stamp(now)
         holder = LeaseHolder(
@@ -193,7 +193,7 @@ class Lease:
         return True
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.ttl / 3):
+        while not self.timings.clock.wait(self._stop, self.ttl / 3):
             try:
                 self.renew()
             except LeaseLostError as exc:
@@ -221,7 +221,7 @@ def acquire(
     """Take lease `name` for `owner` for `ttl_seconds`, waiting up to `wait_seconds` for the
     current holder to release it or let it expire; else LeaseHeldError naming the holder."""
     check_name(name)
-    skew = timings.clock_skew_seconds
+    skew, clock = timings.clock_skew_seconds, timings.clock
     if not isinstance(owner, str) or not owner.strip():
         raise InvalidInputError(f"lease owner {owner!r} is empty: pass e.g. the run's id")
     if not ttl_seconds >= 2 * skew:
@@ -231,13 +231,14 @@ def acquire(
         )
     if not wait_seconds >= 0:
         raise InvalidInputError(f"wait_seconds={wait_seconds!r}: pass a number of seconds >= 0")
-    deadline = time.monotonic() + wait_seconds
+    deadline = clock.monotonic() + wait_seconds
     while True:
         top = current_holder(objects, name)
-        if top is not None and top.active(skew) and top.abandoned():
+        active = top is not None and top.active(skew, clock.now())
+        if top is not None and active and top.abandoned():
             log.warning("lease %r: its holder %s is gone; taking it over", name, top.describe())
-        elif top is not None and top.active(skew):
-            left = deadline - time.monotonic()
+        elif top is not None and active:
+            left = deadline - clock.monotonic()
             if left <= 0:
                 raise LeaseHeldError(
                     f"lease {name!r} in {objects.url} is held by {top.describe()}: wait for "
@@ -245,7 +246,7 @@ def acquire(
                     "it; a crashed holder's lease lapses at its expiry",
                     top,
                 )
-            time.sleep(min(left, max(0.05, min(1.0, ttl_seconds / 10))))
+            clock.sleep(min(left, max(0.05, min(1.0, ttl_seconds / 10))))
             continue
         lease = Lease(objects, timings, name, owner, float(ttl_seconds))
         with lease._lock:

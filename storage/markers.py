@@ -31,11 +31,14 @@ counts only if it finished before the previous expiry had passed (otherwise G ab
 last delete is issued before any writer, whose clock is at most clock_skew off, treats the marker
 as expired. This rests on two assumptions, written down here: host clocks agree within
 `clock_skew_seconds`, and a gc process is not frozen for longer than that between its expiry
-check and its delete request.
+check and its delete request. Every clock reading goes through `Timings.clock` (storage/clock.py),
+so tests check both at their bounds with fake clocks.
 Stale markers: a writer killed between w1 and w5 leaves its marker. It protects its objects
-until it is older than the pending TTL (`gc(pending_ttl_seconds=...)`, default 24 h, measured
-by the store's own clock: file mtime or S3 LastModified), after which gc removes it and its
-orphans. A commit that takes longer than the pending TTL between w1 and w4 is not protected.
+until it is older than the pending TTL (`gc(pending_ttl_seconds=...)`, default 24 h), after
+which gc removes it and its orphans. Its age is the gc's clock minus the store's own time of the
+marker (file mtime or S3 LastModified), so a gc whose clock runs ahead of the store's removes it
+up to that difference early: a commit that takes longer than the pending TTL less the clock skew
+between w1 and w4 is not protected.
 Temporary files and multipart uploads are swept on the same TTL (or when provably unused), never
 by the grace period alone, so a live writer's upload is never pulled from under it.
 """
@@ -47,11 +50,11 @@ import json
 import os
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from storage.clock import SYSTEM_CLOCK, Clock
 from storage.errors import IntegrityError, InvalidInputError, StoreError
 from storage.layout import GC, PENDING, gc_key, pending_key
 from storage.manifest import canonical_json
@@ -71,6 +74,7 @@ class Timings:
     gc_ttl_seconds: float = 60.0  # a gc marker not renewed for this long belongs to a dead gc
     clock_skew_seconds: float = 5.0  # how far the clocks of two hosts may disagree
     poll_seconds: float = 0.1  # how often a writer looks whether a gc it waits for is done
+    clock: Clock = field(default=SYSTEM_CLOCK, compare=False)  # tests pass a fake one
 
     def __post_init__(self) -> None:
         if not (self.clock_skew_seconds >= 0 and self.gc_ttl_seconds > 4 * self.clock_skew_seconds):
@@ -111,7 +115,7 @@ class Intent:
             {
                 "host": socket.gethostname(),
                 "pid": os.getpid(),
-                "created": time.time(),
+                "created": timings.clock.now(),
                 "blobs": sorted(set(blobs)),
                 "manifests": sorted(set(manifests)),
                 "keep": sorted({format_ref(*ref) for ref in keep}),
@@ -144,6 +148,7 @@ class Intent:
 
 def wait_for_collectors(objects: Objects, timings: Timings) -> None:
     """w2: wait until every gc marker listed now is gone or expired (later ones see us)."""
+    clock = timings.clock
     for key in [e.key for e in objects.list(GC, recursive=False) if e.key.endswith(".json")]:
         announced = False
         while True:
@@ -151,12 +156,12 @@ def wait_for_collectors(objects: Objects, timings: Timings) -> None:
                 data = objects.read(key)
             except FileNotFoundError:
                 break
-            if time.time() > _expiry(data, objects.where(key)) + timings.clock_skew_seconds:
+            if clock.now() > _expiry(data, objects.where(key)) + timings.clock_skew_seconds:
                 break
             if not announced:
                 log.info("waiting for gc %s to finish before committing", objects.where(key))
                 announced = True
-            time.sleep(timings.poll_seconds)
+            clock.sleep(timings.poll_seconds)
 
 
 def read_pending(objects: Objects, stale_cutoff: float) -> tuple[list[PendingWork], list[str]]:
@@ -223,7 +228,7 @@ class GcMarker:
     def check(self) -> None:
         """Raise unless this gc may still delete: its marker is certainly alive for writers."""
         with self._lock:
-            ok = not self._lapsed and time.monotonic() < self._safe_until
+            ok = not self._lapsed and self.timings.clock.monotonic() < self._safe_until
         if not ok:
             raise StoreError(
                 f"gc of {self.objects.url} stopped before deleting more: it could not renew its "
@@ -233,8 +238,9 @@ class GcMarker:
             )
 
     def _renew(self, first: bool = False) -> None:
-        ttl, skew = self.timings.gc_ttl_seconds, self.timings.clock_skew_seconds
-        started, now = time.monotonic(), time.time()
+        timings = self.timings
+        ttl, skew, clock = timings.gc_ttl_seconds, timings.clock_skew_seconds, timings.clock
+        started, now = clock.monotonic(), clock.now()
         record = canonical_json(
             {"host": socket.gethostname(), "pid": os.getpid(), "expires": now + ttl}
         )
@@ -243,13 +249,13 @@ class GcMarker:
         else:
             self.objects.write(self.key, record)
         with self._lock:
-            if first or time.monotonic() < self._safe_until:
+            if first or clock.monotonic() < self._safe_until:
                 self._safe_until = started + ttl - 2 * skew
             else:
                 self._lapsed = True  # it landed too late: a writer may have gone ahead
 
     def _beat(self) -> None:
-        while not self._stop.wait(self.timings.gc_ttl_seconds / 4):
+        while not self.timings.clock.wait(self._stop, self.timings.gc_ttl_seconds / 4):
             with self._lock:
                 if self._lapsed:
                     return
@@ -260,7 +266,7 @@ class GcMarker:
 def dead_collectors(objects: Objects, timings: Timings) -> list[str]:
     """Keys of gc markers whose gc is certainly gone (expired, with the clock margin)."""
     entries = [e.key for e in objects.list(GC, recursive=False) if e.key.endswith(".json")]
-    now = time.time()
+    now = timings.clock.now()
     found = objects.read_many(entries)
     return [
         key

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,17 +26,6 @@ from storage.layout import BLOBS, MANIFESTS, PENDING, blob_key, manifest_key, re
 from storage.manifest import canonical_json
 from storage.markers import Intent
 from storage.version import ref_record
-
-BACKENDS = ["memory", "file", pytest.param("s3", marks=pytest.mark.s3)]
-
-
-@pytest.fixture(params=BACKENDS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return f"memory://contract-{uuid.uuid4().hex[:8]}"
-    if request.param == "file":
-        return (tmp_path / "store").as_uri()
-    return request.getfixturevalue("s3_store_url")
 
 
 @pytest.fixture
@@ -307,7 +295,7 @@ KILLED_WRITER = textwrap.dedent(
     import storage
     import storage.commit
 
-    def die(records, name, digest, newest):  # killed after blobs and manifest, before the ref
+    def die(*_):  # killed after blobs and manifest, before the ref
         os.kill(os.getpid(), signal.SIGKILL)
 
     storage.commit.claim_version = die
@@ -324,7 +312,7 @@ class Killed(BaseException):
 def kill_a_writer(store: storage.Store, store_url: str, tmp_path: Path) -> None:
     if store_url.startswith("memory://"):
 
-        def die(records: object, name: str, digest: str, newest: int) -> tuple[int, str]:
+        def die(*_: object) -> tuple[int, str]:
             raise Killed
 
         with pytest.MonkeyPatch.context() as patch:

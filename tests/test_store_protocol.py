@@ -7,6 +7,7 @@ finds PAYLOAD's blob unreachable, while a writer commits PAYLOAD again as 'b' (a
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -18,32 +19,40 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_clock import FakeClock
 
 import storage
 import storage.markers
 from storage.errors import StoreError
-from storage.layout import blob_key
+from storage.layout import GC, PENDING, blob_key
 from storage.local import TMP
-from storage.markers import GcMarker
+from storage.markers import DEFAULT_PENDING_TTL, GcMarker
 
 FAST = storage.Timings(gc_ttl_seconds=1.0, clock_skew_seconds=0.05, poll_seconds=0.01)
+TTL, SKEW = 60.0, 5.0  # the gc marker's ttl and the allowed clock skew (the defaults)
+EPS = 0.25  # a step just past a bound (exact in binary)
 PAYLOAD = os.urandom(5000)
 SHA = hashlib.sha256(PAYLOAD).hexdigest()
-BACKENDS = ["memory", "file", pytest.param("s3", marks=pytest.mark.s3)]
 
 
-@pytest.fixture(params=BACKENDS)
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "memory":
-        return f"memory://protocol-{uuid.uuid4().hex[:8]}"
-    if request.param == "file":
-        return (tmp_path / "store").as_uri()
-    return request.getfixturevalue("s3_store_url")
+def timed(clock: FakeClock) -> storage.Timings:
+    return storage.Timings(gc_ttl_seconds=TTL, clock_skew_seconds=SKEW, clock=clock)
+
+
+def open_at(url: str, clock: FakeClock, cache: Path) -> storage.Store:
+    """The store at `url` as a host whose clock is `clock` sees it."""
+    return storage.open_store(url, cache_dir=cache, timings=timed(clock), create=True)
 
 
 @pytest.fixture
-def store(url: str, tmp_path: Path) -> storage.Store:
-    store = storage.open_store(url, cache_dir=tmp_path / "cache", timings=FAST, create=True)
+def clock() -> FakeClock:
+    """The clock of the `store` fixture (and so of its gc): it moves only when a test says."""
+    return FakeClock()
+
+
+@pytest.fixture
+def store(store_url: str, tmp_path: Path, clock: FakeClock) -> storage.Store:
+    store = open_at(store_url, clock, tmp_path / "cache")
     store.put_bytes("a", "x.bin", PAYLOAD)
     store.put_bytes("a", "x.bin", b"something else")
     return store
@@ -109,7 +118,7 @@ def readable(store: storage.Store, name: str, tmp_path: Path) -> bytes:
 
 
 def test_a_commit_waits_for_a_gc_that_started_before_it(
-    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: storage.Store, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # gc has picked its candidates (PAYLOAD's blob among them) and stops before deleting
     paused_gc = pause_first_call(monkeypatch, GcMarker, "check")
@@ -117,11 +126,12 @@ def test_a_commit_waits_for_a_gc_that_started_before_it(
     assert paused_gc.reached.wait(30)
 
     writer = Run(lambda: store.put_bytes("b", "x.bin", PAYLOAD))
-    time.sleep(0.5)
-    assert writer.is_alive(), "the writer went ahead while a gc that saw no marker ran"
+    clock.settle(writer)
+    assert clock.waiting(writer), "the writer went ahead while a gc that saw no marker ran"
     paused_gc.go.set()
 
     assert SHA in gc.outcome().deleted_blobs  # gc deleted it, the writer then uploaded it again
+    clock.advance(1.0)  # the writer looks again: the gc's marker is gone
     assert writer.outcome().ref == "b@v000001"
     assert readable(store, "b", tmp_path) == PAYLOAD
 
@@ -147,29 +157,102 @@ def test_a_gc_that_started_after_a_commit_keeps_what_the_commit_uses(
 
 
 def test_a_gc_whose_marker_lapsed_deletes_nothing(
-    store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    store: storage.Store, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    renew = GcMarker._renew
-
-    def frozen(self: GcMarker, first: bool = False) -> None:  # the gc process stalls
-        if not first:
-            raise StoreError("no renewal: the process is frozen")
-        renew(self, first)
-
-    monkeypatch.setattr(GcMarker, "_renew", frozen)
     paused_gc = pause_first_call(monkeypatch, GcMarker, "check", before=True)
     gc = Run(lambda: store.gc(keep_last=1, grace_seconds=0))
     assert paused_gc.reached.wait(30)
 
-    # the writer waits out the gc's marker (ttl 1 s), then goes ahead and re-uses the blob
-    started = time.monotonic()
-    assert store.put_bytes("b", "x.bin", PAYLOAD).ref == "b@v000001"
-    assert 0.5 < time.monotonic() - started < 10
-    paused_gc.go.set()
+    # the gc process freezes (its heartbeat too) for longer than its marker's ttl; the writer,
+    # on another host, waits the marker out, then goes ahead and re-uses the blob
+    writer_clock = FakeClock(clock.now())
+    writer_store = open_at(store.url, writer_clock, tmp_path / "writer")
+    writer = Run(lambda: writer_store.put_bytes("b", "x.bin", PAYLOAD))
+    writer_clock.settle(writer)
+    assert writer_clock.waiting(writer)
+    clock.advance(TTL + SKEW + EPS, wake=False)
+    writer_clock.advance(TTL + SKEW + EPS)
+    assert writer.outcome().ref == "b@v000001"
+    paused_gc.go.set()  # the gc resumes: its marker may have expired, so it deletes nothing
 
-    with pytest.raises(StoreError, match=r"gc of .* stopped before deleting more"):
+    with pytest.raises(StoreError) as info:
         gc.outcome()
+    assert store.url in str(info.value) and "run gc again" in str(info.value)
     assert [v.number for v in store.versions("a")] == [1, 2]  # nothing was deleted
+    assert readable(store, "b", tmp_path) == PAYLOAD
+
+
+# -- the stated assumptions, at their bounds ------------------------------------------------
+@pytest.mark.parametrize("offset", [SKEW, 0.0, -SKEW], ids=["ahead", "same", "behind"])
+def test_at_the_allowed_skew_a_gc_deletes_nothing_after_a_waiting_writer_goes_ahead(
+    store: storage.Store,
+    clock: FakeClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    offset: float,
+) -> None:
+    """The writer's clock is `offset` ahead of the gc's, and the gc's renewals have stopped
+    (store too slow, or frozen). The gc deletes at the last moment its marker lets it (ttl - 2 x
+    skew after its last renewal, by its monotonic clock), and its deletes may land up to one
+    skew later (a process paused between check and request). The writer waits at w2 until its
+    clock is past the marker's `expires` + skew. At |offset| = skew that is still after the
+    gc's last delete, so the writer sees the blob gone and uploads it again."""
+    writer_clock = FakeClock(clock.now() + offset)
+    writer_store = open_at(store.url, writer_clock, tmp_path / "writer")
+
+    def both(seconds: float) -> None:  # the gc's heartbeat does not run: no renewal
+        clock.advance(seconds, wake=False)
+        writer_clock.advance(seconds)
+
+    checking = pause_first_call(monkeypatch, GcMarker, "check", before=True)
+    sweeping = pause_first_call(monkeypatch, store.objects, "sweep", before=True)  # after g3
+    gc = Run(lambda: store.gc(keep_last=1, grace_seconds=0))
+    assert checking.reached.wait(30)
+    (marker,) = [e.key for e in store.objects.list(GC)]
+    expires = json.loads(store.objects.read(marker))["expires"]
+    assert expires == clock.now() + TTL
+    writer = Run(lambda: writer_store.put_bytes("b", "x.bin", PAYLOAD))  # after g2: unseen
+    writer_clock.settle(writer)
+    assert writer_clock.waiting(writer)
+
+    both(TTL - 2 * SKEW - EPS)  # the gc's last moment: it passes its check and deletes
+    checking.go.set()
+    assert sweeping.reached.wait(30)
+    both(SKEW)  # ... and its deletes may land this much later
+    writer_clock.settle(writer)
+    assert writer_clock.waiting(writer)
+    both(expires + SKEW - writer_clock.now())  # the writer's clock reads expires + skew
+    writer_clock.settle(writer)
+    assert writer_clock.waiting(writer)
+    both(EPS)
+    assert writer.outcome().ref == "b@v000001"
+    sweeping.go.set()
+
+    assert SHA in gc.outcome().deleted_blobs  # gc deleted it, the writer then uploaded it again
+    assert readable(store, "b", tmp_path) == PAYLOAD
+
+
+def test_a_commit_in_flight_is_protected_until_its_marker_is_pending_ttl_old(
+    store: storage.Store, clock: FakeClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer stopped between w1 and w4 (killed, or very slow): its pending marker protects
+    what it names until the marker is `pending_ttl_seconds` old, measured by the gc's clock
+    against the store's own time of the marker (file mtime, S3 LastModified): so a gc whose
+    clock runs ahead of the store's by the skew removes it that much early."""
+    paused = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    writer = Run(lambda: store.put_bytes("b", "x.bin", PAYLOAD))
+    assert paused.reached.wait(30)
+    (entry,) = store.objects.list(PENDING)
+
+    clock.advance(entry.mtime + DEFAULT_PENDING_TTL - 0.001 - clock.now())  # 1 ms before
+    report = store.gc(keep_last=1, grace_seconds=0)
+    assert blob_key(SHA) in report.protected and entry.key not in report.deleted_records
+
+    clock.advance(EPS)
+    report = store.gc(keep_last=1, grace_seconds=0)
+    assert SHA in report.deleted_blobs and entry.key in report.deleted_records
+    paused.go.set()
+    assert writer.outcome().ref == "b@v000001"  # it had not uploaded yet: it does so now
     assert readable(store, "b", tmp_path) == PAYLOAD
 
 

@@ -4,7 +4,6 @@ forensics; gc does not count it toward keep_last. On memory://, file:// and a re
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,19 +11,12 @@ import pytest
 import storage
 from storage.layout import REFS, retraction_key
 
-BACKENDS = ["memory", "file", pytest.param("s3", marks=pytest.mark.s3)]
 NAME = "runs/r1/checkpoint"
 
 
-@pytest.fixture(params=BACKENDS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> storage.Store:
-    if request.param == "memory":
-        url = f"memory://retract-{uuid.uuid4().hex[:8]}"
-    elif request.param == "file":
-        url = (tmp_path / "store").as_uri()
-    else:
-        url = request.getfixturevalue("s3_store_url")
-    return storage.open_store(url, cache_dir=tmp_path / "cache", create=True)
+@pytest.fixture
+def store(store_url: str, tmp_path: Path) -> storage.Store:
+    return storage.open_store(store_url, cache_dir=tmp_path / "cache", create=True)
 
 
 def commit(store: storage.Store, *steps: int) -> None:

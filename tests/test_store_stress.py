@@ -25,6 +25,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from store_backends import SHARED_BACKENDS, url_for
 
 REPO = Path(__file__).resolve().parents[1]
 PAYLOADS = 6
@@ -109,12 +110,6 @@ def finish(proc: subprocess.Popen[bytes], timeout: float) -> None:
     assert proc.returncode == 0, err.decode()[-3000:]
 
 
-def store_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
-    if backend == "file":
-        return (tmp_path / "store").as_uri()
-    return request.getfixturevalue("s3_store_url")
-
-
 BACKENDS = [
     pytest.param("file", 125, id="file"),
     pytest.param("s3", 45, id="s3", marks=pytest.mark.s3),
@@ -128,7 +123,7 @@ BACKENDS = [
 def test_commits_racing_gc_stay_readable(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str, commits: int, grace: float
 ) -> None:
-    url = store_url(request, backend, tmp_path)
+    url = url_for(request, backend, tmp_path)
     writers, stop = 3, tmp_path / "stop"
     gc_out = tmp_path / "gc.json"
     started = time.monotonic()
@@ -162,14 +157,14 @@ def test_commits_racing_gc_stay_readable(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["file", pytest.param("s3", marks=pytest.mark.s3)])
+@pytest.mark.parametrize("backend", SHARED_BACKENDS)
 def test_writers_killed_at_random_lose_nothing_reachable(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
     import storage
     from storage.layout import BLOBS, MANIFESTS, blob_sha, manifest_digest
 
-    url = store_url(request, backend, tmp_path)
+    url = url_for(request, backend, tmp_path)
     rng = random.Random(7)
     stop = tmp_path / "stop"
     gc_proc = spawn("collector", url, "0", str(stop), str(tmp_path / "gc.json"))
