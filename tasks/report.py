@@ -18,9 +18,10 @@ from tasks import names
 from tasks.artifacts import put_stable, to_json
 from tasks.faults import reach
 from tasks.files import REPORT
+from tasks.final_model import put_final
 from tasks.plots import ROUNDS_PLOT, rounds_plot
 from tasks.refs import Ref
-from tasks.store_task import RETRIES, open_store
+from tasks.store_task import RETRIES, find, open_store
 
 ROUND_COLUMNS = (
     "round",
@@ -102,43 +103,88 @@ def _uri(ref: Ref | None) -> str:
     return "-" if ref is None else ref.uri or str(ref)
 
 
+# How the work went rather than what it made: a re-run that finds every output in the store
+# keeps these from the run that did the work (its report), instead of timing its own lookups.
+RUN_TIMINGS = ("seconds", "device")
+ROUND_TIMINGS = ("seconds",)
+
+
 @task(name="write-report", cache_policy=NO_CACHE, **RETRIES)
 def write_report_task(store_url: str, summary: dict[str, Any], best_model: Ref) -> dict[str, Any]:
-    """Commit the final model and the report; show the report in the UI; the summary + URIs."""
+    """Commit the final model and the report; show the report in the UI; the summary + URIs.
+
+    When the run's report already in the store says the same but for its timings (every output
+    was a store hit), nothing is written: the summary keeps that report's timings."""
     store = open_store(store_url)
     run_key = summary["run"]
-    best_dir = store.get(best_model.name, best_model.version)
     meta = {k: summary[k] for k in ("best_round", "test_ppl", "valid_ppl", "stop_reason")}
-    final = Ref.of(
-        store.put(
-            names.final(run_key), best_dir, kind="model", meta=meta, parents=[str(best_model)]
-        )
-    )
+    # the same model and meta as a previous run's final: that version, nothing written
+    final = put_final(store, names.final(run_key), best_model, meta)
     reach("report")
     artifacts = {**summary["artifacts"], "final model": final.uri or str(final)}
     summary = {**summary, "artifacts": artifacts, "final_model": str(final)}
-    markdown = render_report(summary)
-    with tempfile.TemporaryDirectory(prefix="lightrnn-report-") as tmp:
-        (Path(tmp) / REPORT).write_text(markdown)
-        plot = rounds_plot(summary["rounds"], Path(tmp) / ROUNDS_PLOT, f"LightRNN run {run_key}")
-        inline = "data:image/png;base64," + base64.b64encode(plot.read_bytes()).decode()
-        report = Ref.of(
-            store.put(
-                names.report(run_key),
-                tmp,
-                kind="report",
-                meta={"summary": _jsonable(summary)},
-                parents=[str(final)],
+    done = _same_report(store, run_key, summary, final)
+    if done is not None:
+        report, summary = done
+        markdown = store.read_bytes(report.name, report.version, REPORT).decode()
+        plot = store.read_bytes(report.name, report.version, ROUNDS_PLOT)
+        get_run_logger().info("report: already in the store as %s", report)
+    else:
+        markdown = render_report(summary)
+        with tempfile.TemporaryDirectory(prefix="lightrnn-report-") as tmp:
+            (Path(tmp) / REPORT).write_text(markdown)
+            title = f"LightRNN run {run_key}"
+            plot = rounds_plot(summary["rounds"], Path(tmp) / ROUNDS_PLOT, title).read_bytes()
+            report = Ref.of(
+                store.put(
+                    names.report(run_key),
+                    tmp,
+                    kind="report",
+                    meta={"summary": _jsonable(summary)},
+                    parents=[str(final)],
+                )
             )
-        )
+        get_run_logger().info("report: %s", report)
     summary["report"] = report.uri or str(report)
+    inline = "data:image/png;base64," + base64.b64encode(plot).decode()
     create_markdown_artifact(  # the UI cannot follow report.md's relative link: inline the plot
         key=f"report-{run_key}",
         markdown=markdown.replace(f"]({ROUNDS_PLOT})", f"]({inline})"),
         description=f"LightRNN run {run_key}",
     )
-    get_run_logger().info("report: %s", report)
     return summary
+
+
+def _same_report(
+    store: Any, run_key: str, summary: dict[str, Any], final: Ref
+) -> tuple[Ref, dict[str, Any]] | None:
+    """The run's latest report and `summary` with its timings, when that report was made from
+    `final` and says the same as `summary` but for the timings; else None."""
+    found = find(store, names.report(run_key))
+    if found is None:
+        return None
+    version = store.resolve(found.name, found.version)
+    stored = version.meta.get("summary")
+    if list(version.parents) != [str(final)] or not isinstance(stored, dict):
+        return None
+    if without_timings(stored) != without_timings(summary):
+        return None
+    kept = {**summary, **{k: stored[k] for k in RUN_TIMINGS if k in stored}}
+    kept["rounds"] = [
+        {**row, **{k: old[k] for k in ROUND_TIMINGS if k in old}}
+        for row, old in zip(summary["rounds"], stored["rounds"], strict=True)
+    ]
+    return Ref.of(version), kept
+
+
+def without_timings(summary: dict[str, Any]) -> str:
+    """`summary` as canonical JSON, without the timings (what two runs' reports must share)."""
+    content = {k: v for k, v in summary.items() if k not in (*RUN_TIMINGS, "report")}
+    content["rounds"] = [
+        {k: v for k, v in row.items() if k not in ROUND_TIMINGS}
+        for row in summary.get("rounds", [])
+    ]
+    return to_json(content).decode()
 
 
 @task(name="publish-stable-table", cache_policy=NO_CACHE, **RETRIES)

@@ -38,6 +38,7 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
     started = time.time()
 
     url = f"file://{tmp_path}/store"
+    assert storage.init_store(url) == "created"
     summary = lightrnn_pipeline(
         corpus=str(corpus),
         store=url,
@@ -80,8 +81,9 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
     assert progress.type == "progress" and progress.data == 100.0
     assert "steps" in progress.description
 
-    # A second run on the same inputs is a store hit everywhere: no new version of anything.
-    before = {n: len(store.versions(n)) for n in names}
+    # A second run on the same inputs is a store hit everywhere: no new version of anything,
+    # the report included, and the report keeps the timings of the run that did the work.
+    before = sorted(e.key for e in store.objects.list("refs/"))
     again = lightrnn_pipeline(
         corpus=str(corpus),
         store=url,
@@ -90,10 +92,12 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
         publish_unconverged=True,
     )
     assert again["run"] == run and again["test_ppl"] == summary["test_ppl"]
-    after = {n: len(store.versions(n)) for n in store.names()}
-    assert {k: v for k, v in after.items() if k != f"runs/{run}/report"} == {
-        k: v for k, v in before.items() if k != f"runs/{run}/report"
-    }
+    assert sorted(e.key for e in store.objects.list("refs/")) == before
+    assert again["report"] == summary["report"]
+    assert again["seconds"] == summary["seconds"] and again["device"] == summary["device"]
+    assert [r["seconds"] for r in again["rounds"]] == [r["seconds"] for r in summary["rounds"]]
+    stored = store.resolve(f"runs/{run}/report").meta["summary"]
+    assert stored["seconds"] == summary["seconds"]
 
     # Prefect persists a task's result once its cache key exists (its output is in the store,
     # as on this second run); what it writes is JSON, never pickle.
@@ -105,6 +109,7 @@ def test_pipeline_runs_rounds_and_versions_every_artifact(prefect_api, corpus, t
 
     # Prefect's cache never outlives the store: wiped, the store is rebuilt, not trusted.
     shutil.rmtree(tmp_path / "store")
+    assert storage.init_store(url) == "created"
     rebuilt = lightrnn_pipeline(
         corpus=str(corpus),
         store=url,
@@ -146,12 +151,13 @@ def test_killed_run_resumes_from_checkpoint_and_ends_bitwise_equal(
     prefect_server, corpus, tmp_path
 ):
     args = ["--corpus", str(corpus), "--profile", "tiny", *KILL_SETTINGS]
-    whole = f"file://{tmp_path}/whole"
+    whole, killed = f"file://{tmp_path}/whole", f"file://{tmp_path}/killed"
+    for url in (whole, killed):
+        storage.init_store(url)
     proc = _run_cli([*args, "--store", whole], prefect_server)
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out.decode()[-4000:]
 
-    killed = f"file://{tmp_path}/killed"
     proc = _run_cli([*args, "--store", killed], prefect_server)
     checkpoints = Path(tmp_path / "killed" / "refs" / "runs")
     deadline = time.monotonic() + 300
@@ -192,6 +198,8 @@ def test_bad_parameters_fail_before_any_work(corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
     with pytest.raises(storage.StoreConnectionError, match=r"127\.0\.0\.1:9"):
         plan_run(str(corpus), "s3://bucket/prefix", "tiny", None, None)
+    with pytest.raises(storage.StoreConnectionError, match=r"lightrnn store init file://"):
+        plan_run(str(corpus), url, "tiny", None, None)  # a typo never starts a new store
     assert not (tmp_path / "store").exists()
 
 
@@ -231,6 +239,7 @@ def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
     )
     try:
         url = f"file://{tmp_path}/store"
+        storage.init_store(url)
         out = cli(
             "deployment",
             "run",
@@ -264,6 +273,7 @@ def test_two_identical_runs_at_once_never_interfere(prefect_server, corpus, tmp_
     """The run lease: a second identical run exits at once naming the holder, or (asked to
     wait) waits for the first and then reuses every artifact it made."""
     url = f"file://{tmp_path}/store"
+    storage.init_store(url)
     args = ["--corpus", str(corpus), "--profile", "tiny", "--store", url, *QUICK]
     first = _run_cli(args, prefect_server)
     leases = tmp_path / "store" / "leases" / "runs"
