@@ -33,6 +33,14 @@ def test_profiles_are_valid_and_derived_ones_differ_only_where_they_say():
         (["train.learning_rate=1"], r"train has no field 'learning_rate'; fields: batch_size"),
         (["optimizer.lr=1"], r"unknown section 'optimizer'"),
         (["pipeline.max_rounds=0"], r"max_rounds=0: must be at least 1"),
+        (["train.nproc=2"], r"train has no field 'nproc' \(it is launch\.nproc\)"),
+        (["launch.nnodes=2"], r"launch\.nnodes=2 needs launch\.rdzv_endpoint=HOST:PORT"),
+        (["model.vocab_size=5000"], r"model\.vocab_size=5000: the vocabulary size comes from"),
+        (["model.shortlist=-1"], r"shortlist=-1: must be 0 or more"),
+        (["model.tie=true", "model.hidden_dim=64"], r"tie=True needs embed_dim == hidden_dim"),
+        (["allocate.method=best"], r"method='best': choose one of auto, exact"),
+        (["allocate.options.tol=0.5"], r"method 'auto' has no option 'tol'; its options: exact_w"),
+        (["allocate.keep_margin.x=1"], r"allocate\.keep_margin is not a mapping"),
     ],
 )
 def test_every_override_is_type_checked_and_finite(items, message):
@@ -46,6 +54,38 @@ def test_speed_only_corpus_overrides_take_effect_without_renaming_the_corpus():
     assert fast.corpus.workers == 1 and fast.corpus.block_bytes == 4096  # reach the task
     assert fast.corpus.output_settings() == base.corpus.output_settings()  # same corpus name
     assert fast.results() == base.results()
+
+
+def test_the_model_section_is_the_library_config_completed_by_the_corpus():
+    settings = resolve("demo", parse_overrides(["model.n_rows=50", "model.n_cols=50"]))
+    config = settings.model.for_vocab(2_400)  # 2,000 shortlist words + 400 in the table
+    assert (config.vocab_size, config.n_rows, config.n_cols) == (2_400, 50, 50)
+    assert resolve("demo").model.for_vocab(2_400).n_rows == 20  # automatic: 20 x 20
+    with pytest.raises(ConfigError, match=r"shortlist=2000: must be in \[0, 1998\]"):
+        settings.model.for_vocab(2_000)
+    with pytest.raises(ConfigError, match="a 50 x 50 table cannot hold 2600 words"):
+        settings.model.for_vocab(4_600)
+
+
+def test_method_options_and_launch_settings_reach_their_configs():
+    settings = resolve(
+        "tiny",
+        parse_overrides(
+            [
+                "allocate.method=sparse",
+                'allocate.options={"candidate_rows": 9}',  # a whole mapping, then one entry
+                "allocate.options.candidates=64",
+                "launch.nproc=2",
+            ]
+        ),
+    )
+    options = {"candidate_rows": 9, "candidates": 64}
+    assert (settings.allocate.method, settings.allocate.options) == ("sparse", options)
+    assert settings.allocate.method_options().tol == 1e-9  # the rest: the method's defaults
+    assert settings.launch.processes == 2
+    base = resolve("tiny")
+    assert resolve("tiny", {"launch.nproc": 8}).results() == base.results()  # same run
+    assert resolve("tiny", {"allocate.method": "exact"}).results() != base.results()
 
 
 def test_the_run_key_names_the_package_version():
