@@ -20,6 +20,7 @@ from lightrnn.train import Trainer, state_is_finite
 from storage.errors import StoreError
 from tasks.faults import reach
 from tasks.refs import Ref
+from tasks.runlog import tell
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,13 @@ class CheckpointTarget:
             problem = self._problem(version, trainer)
             if problem is None:
                 return Ref.of(version)
-            log.warning("skipping checkpoint %s: %s", version.ref, problem)
-        log.warning("no valid checkpoint of %s: the round starts from its beginning", self.name)
+            tell(log, "skipping checkpoint %s: %s", version.ref, problem, level=logging.WARNING)
+        tell(
+            log,
+            "no valid checkpoint of %s: the round starts from its beginning",
+            self.name,
+            level=logging.WARNING,
+        )
         return None
 
     def _problem(self, version: storage.Version, trainer: Trainer) -> str | None:

@@ -31,7 +31,7 @@ from lightrnn.errors import TrainingError
 from lightrnn.train import TrainProgress
 from tasks.refs import RoundJob
 from tasks.settings import LaunchConfig
-from tasks.worker import PROGRESS, RESULT
+from tasks.worker import EVALUATED, PROGRESS, RESULT
 
 STOP_GRACE_SECONDS = 40  # torchrun gives its workers 30 s after SIGTERM
 
@@ -62,6 +62,7 @@ def launch_round(
     job: RoundJob,
     log: Callable[[str], None],
     progress: Callable[[TrainProgress], None] | None = None,
+    evaluated: Callable[[dict[str, float]], None] | None = None,
 ) -> dict[str, Any]:
     """Run the job's training processes to the end; rank 0's result ({"name", "version"} of
     the committed model). Raises TrainingError, with the processes' last lines, on failure."""
@@ -104,6 +105,9 @@ def launch_round(
                 if line.startswith(PROGRESS):
                     if progress is not None:
                         progress(TrainProgress(**json.loads(line[len(PROGRESS) :])))
+                elif line.startswith(EVALUATED):
+                    if evaluated is not None:
+                        evaluated(json.loads(line[len(EVALUATED) :]))
                 elif line.startswith(RESULT):
                     result = json.loads(line[len(RESULT) :])
                 else:

@@ -1,7 +1,9 @@
-"""Training progress where users look: a Prefect progress artifact, the run log, the terminal."""
+"""Training progress where users look: a Prefect progress artifact (with the learning curves'
+picture, redrawn at each evaluation), the run log, the terminal."""
 
 from __future__ import annotations
 
+import base64
 import math
 import sys
 import time
@@ -19,6 +21,14 @@ from rich.progress import (
 
 from lightrnn.train import TrainProgress
 from tasks.faults import reach
+from tasks.plots import curves_png
+
+MAX_POINTS = 2000  # training-loss points kept for the picture (thinned by half beyond)
+
+
+def image_markdown(png: bytes, alt: str = "learning curves") -> str:
+    """A PNG inline in markdown (a data: URI): the Prefect UI shows it in the artifact."""
+    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode()})"
 
 
 def describe(p: TrainProgress) -> str:
@@ -49,6 +59,9 @@ class TrainingMonitor:
             progress=0.0, key=key, description=f"{title}: starting"
         )
         self._last_artifact = self._last_log = 0.0
+        self.train: list[tuple[int, float]] = []  # (step, training loss) at each report
+        self.valid: list[tuple[int, float]] = []  # (step, validation perplexity)
+        self.image = ""  # the curves as markdown, once there is an evaluation
         self._bar: Progress | None = None
         self._bar_task = None
         if sys.stderr.isatty():
@@ -76,10 +89,24 @@ class TrainingMonitor:
         if self._bar is not None:
             self._bar.stop()
 
+    def describe(self, text: str) -> str:
+        """The artifact's description: the line, then the curves' picture."""
+        return f"{self.title}: {text}" + (f"\n\n{self.image}" if self.image else "")
+
+    def evaluated(self, entry: dict[str, float]) -> None:
+        """The trainer's evaluation callback: redraw the curves and show them now."""
+        self.valid.append((int(entry["step"]), float(entry["valid_ppl"])))
+        self.image = image_markdown(curves_png(self.train, self.valid, self.title))
+        self._last_artifact = 0.0  # the next report shows the new picture
+
     def __call__(self, p: TrainProgress) -> None:
         reach("train")
         now = time.monotonic()
         line = describe(p)
+        if math.isfinite(p.loss):
+            self.train.append((p.step, p.loss))
+            if len(self.train) > MAX_POINTS:
+                self.train = self.train[::2]
         if self._bar is not None:
             self._bar.update(
                 self._bar_task,
@@ -90,7 +117,7 @@ class TrainingMonitor:
             update_progress_artifact(
                 self.artifact_id,
                 100.0 * p.step / self.max_steps,
-                description=f"{self.title}: {line}",
+                description=self.describe(line),
             )
             self._last_artifact = now
         if now - self._last_log >= self.log_every_s:
@@ -101,5 +128,5 @@ class TrainingMonitor:
         shown = valid_ppl is not None and math.isfinite(valid_ppl)
         valid = f", valid ppl {valid_ppl:.2f}" if shown else ""
         summary = f"{stop_reason} after {steps:,} steps{valid}"
-        update_progress_artifact(self.artifact_id, 100.0, description=f"{self.title}: {summary}")
+        update_progress_artifact(self.artifact_id, 100.0, description=self.describe(summary))
         self.logger.info("%s: %s", self.title, summary)

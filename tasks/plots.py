@@ -1,7 +1,8 @@
-"""The run report's picture: validation perplexity and the share of words moved, per round."""
+"""The run's pictures: per round (the report), and a round's learning curves (its progress)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +53,28 @@ def rounds_plot(rows: list[dict[str, Any]], path: Path, title: str = "") -> Path
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def curves_png(
+    train: list[tuple[int, float]], valid: list[tuple[int, float]], title: str = ""
+) -> bytes:
+    """Training loss (left axis) and validation perplexity (right axis) against steps: the
+    picture of the progress artifact, small enough to send at each evaluation."""
+    fig, loss_axis = plt.subplots(figsize=(5.6, 2.8), dpi=80)
+    if train:
+        loss_axis.plot(*zip(*train, strict=True), color="#7a8ca8", lw=1, label="train loss")
+    loss_axis.set_xlabel("step")
+    loss_axis.set_ylabel("train loss (nats)")
+    ppl_axis = loss_axis.twinx()
+    if valid:
+        ppl_axis.plot(*zip(*valid, strict=True), "o-", color="#1f4e9c", label="valid ppl")
+    ppl_axis.set_ylabel("valid perplexity")
+    loss_axis.set_title(title or "learning curves", fontsize=9)
+    handles = [h for axis in (loss_axis, ppl_axis) for h in axis.get_legend_handles_labels()[0]]
+    if handles:
+        loss_axis.legend(handles=handles, fontsize=7, loc="upper right")
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    plt.close(fig)
+    return out.getvalue()

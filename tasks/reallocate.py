@@ -9,6 +9,7 @@ from lightrnn.corpus import open_split
 from lightrnn.costs import CostConfig, Costs, accumulate_costs
 from tasks import names
 from tasks.artifacts import corpus_dir, get_model, get_table, put_table
+from tasks.curves import record_moved
 from tasks.faults import reach
 from tasks.files import COSTS
 from tasks.refs import CorpusInfo, Reallocation, Ref
@@ -73,4 +74,5 @@ def reallocate_task(
         "table_digest": new_table.digest(),
     }
     ref = put_table(out.store, out.name, new_table, meta, [str(costs_ref), str(table_ref)])
+    record_moved(out.store, model_ref, info, ref)  # the round's curves: words moved after it
     return Reallocation(ref, costs_ref, info)

@@ -7,26 +7,48 @@ from the newest valid checkpoint: the result equals an uninterrupted run's (bitw
 
 from __future__ import annotations
 
-from prefect import get_run_logger
+from prefect import Task, get_run_logger
+from prefect.client.schemas.objects import TaskRun
 from prefect.runtime import task_run
+from prefect.states import State
 
 from tasks import names
 from tasks.launch import launch_round
 from tasks.monitor import TrainingMonitor
 from tasks.nodes import publish_round
 from tasks.refs import ModelInfo, Ref, RoundJob
+from tasks.runlog import is_notable, tell
 from tasks.store_task import Output, store_task
 from tasks.training import model_info, train_round
+
+SKIPPED = "round %s: trained model found in the store, skipping training: %s (%s steps)"
+CACHED = "round %s: trained model found in the store (Prefect's cache), skipping training"
 
 
 def _found(store, ref: Ref) -> ModelInfo:
     return model_info(ref, store.resolve(ref.name, ref.version).meta["summary"])
 
 
+def _skipped(store, ref: Ref) -> ModelInfo:
+    """The store holds the round's model: said in the run the user started, too."""
+    info = _found(store, ref)
+    k = store.resolve(ref.name, ref.version).meta.get("round")
+    tell(get_run_logger(), SKIPPED, k, ref, info.steps)
+    return info
+
+
+def _cached(_task: Task, run: TaskRun, state: State) -> None:
+    """Prefect's cache answered (the store holds the model): the task body never ran."""
+    if state.name == "Cached":
+        k = run.name.rpartition("-")[2]
+        tell(get_run_logger(), CACHED, k)
+
+
 @store_task(
     "train-round",
     output=lambda p: names.round_model(p["job"].run_key, p["job"].round_index),
-    found=_found,
+    found=_skipped,
+    on_completion=[_cached],
     store_of=lambda p: p["job"].store_url,
     task_run_name=lambda: f"train-round-{task_run.parameters['job'].round_index}",
     tags=["gpu"],
@@ -36,9 +58,16 @@ def train_round_task(out: Output, job: RoundJob) -> ModelInfo:
     logger, cfg, launch = get_run_logger(), job.settings.train, job.settings.launch
     title = f"round {job.round_index} of {job.settings.pipeline.max_rounds}"
     key = f"train-{job.run_key}-round-{job.round_index}"
+
+    def forward(line: str) -> None:  # a training process's line: what happened goes on top
+        if is_notable(line):
+            tell(logger, "%s", line)
+        else:
+            logger.info("%s", line)
+
     with TrainingMonitor(title, key, cfg.max_steps) as monitor:
         if launch.processes == 1:
-            info = train_round(job, out.store, logger, monitor)
+            info = train_round(job, out.store, logger, monitor, evaluated=monitor.evaluated)
             assert info is not None
         else:
             logger.info(
@@ -52,7 +81,7 @@ def train_round_task(out: Output, job: RoundJob) -> ModelInfo:
             )
             if launch.nnodes > 1:  # the other nodes (`lightrnn node`) take their jobs from here
                 publish_round(out.store, job)
-            result = launch_round(job, logger.info, monitor)
+            result = launch_round(job, forward, monitor, monitor.evaluated)
             info = _found(out.store, Ref.of(out.store.resolve(result["name"], result["version"])))
         monitor.finish(info.stop_reason, info.steps, info.valid_ppl)
     return info

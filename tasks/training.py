@@ -19,7 +19,9 @@ from lightrnn.train.state import cpu_copy
 from tasks import names
 from tasks.artifacts import corpus_dir, get_table, put_model
 from tasks.checkpoints import CheckpointTarget
+from tasks.curves import CurveWriter
 from tasks.refs import ModelInfo, Ref, RoundJob
+from tasks.runlog import tell
 
 Log = logging.Logger | logging.LoggerAdapter
 
@@ -30,9 +32,11 @@ def train_round(
     log: Log,
     progress: Callable[[TrainProgress], None] | None = None,
     world: World | None = None,
+    evaluated: Callable[[dict[str, float]], None] | None = None,
 ) -> ModelInfo | None:
     """Train the round's model on its table (resuming from the newest valid checkpoint) and
-    commit it; its ModelInfo on rank 0, None on the other ranks."""
+    commit it; its ModelInfo on rank 0, None on the other ranks. Rank 0 writes the learning
+    curves (tasks/curves.py) and versions them with each checkpoint and the model."""
     settings, corpus, main = job.settings, job.corpus, world is None or world.is_main
     root = corpus_dir(store, corpus)
     allocation = get_table(store, job.table)
@@ -47,26 +51,58 @@ def train_round(
     parents = [str(corpus.ref), str(job.table)] + ([str(job.init_model)] if job.init_model else [])
     name = names.checkpoint(job.run_key, job.round_index)
     target = CheckpointTarget(store, name, allocation.digest(), corpus.digest, tuple(parents))
+    curves = CurveWriter(store, job.run_key, job.round_index)
+
+    def reported(p: TrainProgress) -> None:
+        curves.progress(p)
+        if progress is not None:
+            progress(p)
+
+    def validated(entry: dict[str, float]) -> None:
+        curves.evaluated(entry)
+        if evaluated is not None:
+            evaluated(entry)
+
+    def checkpointed(t: Trainer) -> None:
+        ref = target.save(t)
+        if ref is not None:
+            curves.commit(t.step, [str(ref)])
+        _committed(log, ref, t.step)
+
     trainer = Trainer(
         model,
         open_split(str(root), "train"),
         open_split(str(root), "valid"),
         settings.train,
-        progress=progress if main else None,
-        checkpoint=lambda t: _committed(log, target.save(t), t.step),
+        progress=reported if main else None,
+        checkpoint=checkpointed,
         checkpoint_steps=settings.pipeline.checkpoint_steps,
         checkpoint_seconds=60.0 * settings.pipeline.checkpoint_minutes,
         world=world,
+        evaluated=validated if main else None,
     )
     if carried is not None:  # the previous round's optimizer and schedule go on
         trainer.optimizer.load_state_dict(carried["optimizer"])
         trainer.scheduler.load_state_dict(carried["scheduler"])
     resumed = target.resume(trainer, log, world)
     if resumed is not None and main:
-        log.info("resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
-    result = trainer.run()
+        tell(log, "resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
+    if main:
+        where = curves.open(trainer.step)
+        tell(
+            log,
+            "learning curves of round %d in %s: tensorboard --logdir %s",
+            job.round_index,
+            where,
+            where.parent,
+        )
+    try:
+        result = trainer.run()
+    finally:
+        curves.close()
     if not main:
         return None
+    curves.commit(result.steps, parents)
     summary: dict[str, Any] = {
         "steps": result.steps,
         "stop_reason": result.stop_reason,

@@ -4,7 +4,8 @@ python -m tasks.worker agent [torchrun options] -m tasks.worker train JOB.json
     torchrun's agent, made to die with the task that started it (no orphaned processes)
 python -m tasks.worker train JOB.json
     one training process: joins the process group, trains its rows; rank 0 commits
-    checkpoints and the model, prints progress lines (`PROGRESS {json}`) for the task
+    checkpoints and the model, prints progress lines (`PROGRESS {json}`) and evaluations
+    (`EVALUATED {json}`) for the task
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 from pathlib import Path
 
 PROGRESS = "PROGRESS "
+EVALUATED = "EVALUATED "
 RESULT = "RESULT "
 PR_SET_PDEATHSIG = 1
 
@@ -57,7 +59,10 @@ def train(job_path: str) -> None:
     def progress(p: object) -> None:
         print(PROGRESS + json.dumps(dataclasses.asdict(p)), flush=True)  # type: ignore[arg-type]
 
-    info = train_round(job, store, log, progress, world)
+    def evaluated(entry: dict[str, float]) -> None:
+        print(EVALUATED + json.dumps(entry), flush=True)
+
+    info = train_round(job, store, log, progress, world, evaluated)
     if info is not None:
         print(RESULT + json.dumps({"name": info.ref.name, "version": info.ref.version}), flush=True)
     leave_world(world)

@@ -46,6 +46,7 @@ RANK_SEED = 1_000_003  # process k draws dropout masks from seed + k * RANK_SEED
 
 
 TrainProgressFn = Callable[[TrainProgress], None]
+EvaluatedFn = Callable[[dict[str, float]], None]  # a history entry: step, valid_ppl, lr, epoch
 CheckpointFn = Callable[["Trainer"], None]
 
 
@@ -54,7 +55,9 @@ class Trainer:
 
     checkpoint(trainer) is called every `checkpoint_steps` steps and/or `checkpoint_seconds`
     seconds (whichever comes first; 0 disables either) and when the run ends, always with
-    finite parameters; `trainer.state_dict()` is what to save.
+    finite parameters; `trainer.state_dict()` is what to save. evaluated(entry) is called
+    after each evaluation with its history entry (step, valid_ppl, lr, epoch), on rank 0 only:
+    learning curves are drawn from it.
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class Trainer:
         checkpoint_steps: int = 0,
         checkpoint_seconds: float = 0.0,
         world: World | None = None,
+        evaluated: EvaluatedFn | None = None,
     ) -> None:
         self.config = config
         self.world = world
@@ -83,6 +87,8 @@ class Trainer:
             self.net = DDP(self.model, device_ids=ids, forward_sync_buffers=False)
         self.valid = valid
         self.progress_fn = progress
+        self.evaluated_fn = evaluated
+        self._start_step = 0  # the step this run() began at (after a resume, the checkpoint's)
         self.checkpoint_fn = checkpoint
         self.checkpoint_steps = checkpoint_steps
         self.checkpoint_seconds = checkpoint_seconds
@@ -149,6 +155,7 @@ class Trainer:
         stop_at = min(until_step, cfg.max_steps) if until_step is not None else cfg.max_steps
         devices = [self.device] if self.device.type == "cuda" else []
         start = time.perf_counter()
+        self._start_step = s.step
         last_ckpt = start
         tokens = 0
         report = Report(start, torch.zeros((), device=self.device), self.world)
@@ -246,9 +253,10 @@ class Trainer:
         if not math.isfinite(ppl):
             raise Diverged(f"validation perplexity is {ppl}")
         s.valid_ppl = ppl
-        s.history.append(
-            {"step": s.step, "valid_ppl": ppl, "lr": self.lr, "epoch": self.epoch_float}
-        )
+        entry = {"step": s.step, "valid_ppl": ppl, "lr": self.lr, "epoch": self.epoch_float}
+        s.history.append(entry)
+        if self.evaluated_fn is not None and (self.world is None or self.world.is_main):
+            self.evaluated_fn(dict(entry))
         if ppl < s.best_ppl * (1.0 - cfg.min_delta):
             s.best_ppl, s.bad_evals = ppl, 0
             if cfg.restore_best:
@@ -293,6 +301,7 @@ class Trainer:
                     elapsed_s=elapsed,
                     valid_ppl=s.valid_ppl,
                     best_valid_ppl=None if math.isinf(s.best_ppl) else s.best_ppl,
+                    start_step=self._start_step,
                 )
             )
 

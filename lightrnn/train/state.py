@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from lightrnn.progress import eta_seconds
+
 
 @dataclass(frozen=True)
 class TrainProgress:
@@ -22,6 +24,7 @@ class TrainProgress:
     elapsed_s: float
     valid_ppl: float | None  # latest validation perplexity
     best_valid_ppl: float | None
+    start_step: int = 0  # where this process started (a resumed run: its checkpoint's step)
 
     @property
     def ppl(self) -> float:
@@ -29,8 +32,8 @@ class TrainProgress:
 
     @property
     def eta_s(self) -> float:
-        done = self.step / self.max_steps
-        return self.elapsed_s * (1 - done) / done if done > 0 else float("nan")
+        """At the rate of the steps done since this process started, not since step 0."""
+        return eta_seconds(self.step, self.max_steps, self.start_step, self.elapsed_s)
 
 
 @dataclass
