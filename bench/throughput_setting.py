@@ -68,7 +68,8 @@ def parameters(name: str, vocab_size: int, s: Setting) -> int:
 def estimate_gib(name: str, vocab_size: int, s: Setting, device: torch.device) -> float:
     """A rough peak for a training step: parameters and gradients (SGD keeps no state), the
     output layer's logits (~10 bytes each on CUDA with bf16, ~12 on the CPU), LSTM activations.
-    Calibrated on DESIGN section 7's 47.6 GiB for the full softmax at |V| = 793k."""
+    Calibrated on a 47.6 GiB peak measured for the full softmax at |V| = 793k
+    (docs/quality.md#speed)."""
     steps = s.batch * s.bptt * (1 if name in ("full", "adaptive") else 2)
     if name == "full":
         logits = s.batch * s.bptt * vocab_size

@@ -1,7 +1,7 @@
 """The bootstrap's decisions, as pure functions: when the table is stable, and which round wins.
 
 After round k has trained on table(k) and, unless it is the last, reallocation has proposed
-table(k+1), the loop stops when (Li et al. 2016, section 3.3; DESIGN section 1, step 4):
+table(k+1), the loop stops when (Li et al. 2016, section 3.3; docs/design.md#stopping):
   - the table is stable: few words moved (table(k+1) differs from table(k) in fewer than
     moved_threshold of the words), or the reallocation gained less than min_gain of the
     objective (when words are interchangeable, ties keep words moving with nothing gained:

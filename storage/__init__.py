@@ -1,4 +1,4 @@
-"""Versioned, content-addressed artifact store on fsspec (DESIGN section 5).
+"""Versioned, content-addressed artifact store on fsspec (docs/design.md#the-artifact-store).
 
     storage.init_store("s3://bucket/prefix")            # once: `lightrnn store init URL`
     store = storage.open_store("s3://bucket/prefix")   # or file:///..., memory://..., None

@@ -1,4 +1,4 @@
-"""Where each record lives under the store's root (DESIGN section 5).
+"""Where each record lives under the store's root (docs/design.md#layout).
 
     blobs/sha256/ab/cdef...                immutable bytes, key = sha256(content)
     manifests/sha256/<d>.json              immutable: {kind, name, shape, files, meta, parents}

@@ -9,10 +9,10 @@ epoch, marked released). Of racers for one epoch exactly one create succeeds; a 
 the epochs and holds the lease only if its epoch is the newest (gc deletes superseded epochs,
 so a slow racer could re-create an old number: it is never the newest). A holder that fails to
 renew in time loses the lease, and so does one whose next epoch someone else claimed after its
-expiry. No mutable pointer is compare-and-swapped (DESIGN section 5: If-Match is unreliable on
-S3-compatible servers). Expiry assumes host clocks agree within `Timings.clock_skew_seconds`:
-others treat a lease as expired only that long after its `expires`, and a holder treats it as
-lost that long before.
+expiry. No mutable pointer is compare-and-swapped (If-Match is unreliable on S3-compatible
+servers; docs/design.md#leases). Expiry assumes host clocks agree within
+`Timings.clock_skew_seconds`: others treat a lease as expired only that long after its
+`expires`, and a holder treats it as lost that long before.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """s3:// stores through s3fs: configuration from the standard AWS environment, create-only
 commits with `If-None-Match: *`, streamed multipart uploads, and errors that say what to fix.
 
-Measured pitfalls (DESIGN section 5): the region comes from `AWS_DEFAULT_REGION`, not
-`client_kwargs`; a refused create is `FileExistsError` on AWS/moto but a plain `OSError` (412
-PreconditionFailed) on SeaweedFS; ETags and `checksum`/`ukey` are not content hashes (we verify
-sha256 ourselves).
+Measured pitfalls (docs/design.md#primitives-the-protocol-needs-from-a-backend): the region
+comes from `AWS_DEFAULT_REGION`, not `client_kwargs`; a refused create is `FileExistsError` on
+AWS/moto but a plain `OSError` (412 PreconditionFailed) on SeaweedFS; ETags and
+`checksum`/`ukey` are not content hashes (we verify sha256 ourselves).
 
 Failures are classified: endpoint unreachable, connection reset, timeouts, 5xx and throttling
 (SlowDown, 429) raise `StoreUnavailableError` (transient), which `RetryPolicy` retries; auth,

@@ -1,8 +1,8 @@
 """Sampling text from a model, word by word, on the streaming scorer.
 
 LightRNN samples the row of the next word, reads it, then samples the column among that row's
-words (DESIGN section 1); the baselines sample the word. Sampling is Gumbel-max on the device:
-no host round trip per word, so it runs inside the scorer's CUDA graphs' rhythm.
+words (docs/design.md#sampling); the baselines sample the word. Sampling is Gumbel-max on the
+device: no host round trip per word, so it runs inside the scorer's CUDA graphs' rhythm.
 """
 
 from __future__ import annotations

@@ -9,11 +9,11 @@ LightRNN, per word w_t (the same factorisation as `LightRNN.forward`):
 The baselines keep the pending log P(. | history) over all V words instead.
 
 Why not call the model one word at a time: at batch 1 a word is ~100 small kernels and the GPU
-waits on Python to launch them (DESIGN section 7: 1.0 ms per word at |V| = 793k). Here every
-buffer is allocated once, so on CUDA the whole per-word step is captured in a CUDA graph and
-replayed with one launch; on the CPU the very same step function runs eagerly. Also: the first
-layer's input gates of the R + C row and column vectors are precomputed (a gather instead of a
-matrix product), and on CUDA the LSTM cell's pointwise part is one fused kernel.
+waits on Python to launch them (about 1.0 ms per word at |V| = 793k; docs/design.md#inference).
+Here every buffer is allocated once, so on CUDA the whole per-word step is captured in a CUDA
+graph and replayed with one launch; on the CPU the very same step function runs eagerly. Also:
+the first layer's input gates of the R + C row and column vectors are precomputed (a gather
+instead of a matrix product), and on CUDA the LSTM cell's pointwise part is one fused kernel.
 
 The per-word math lives with each model (`model.stepper(dtype)`: `LightRNNStepper`,
 `BaselineStepper`); this module owns the buffers, the CUDA graphs and the public API. The scorer
@@ -319,7 +319,7 @@ class LightRNNScorer(StreamingScorer):
 
     def sample_next(self, pick: Pick) -> torch.Tensor:
         """The first factor (a shortlist word or a row), read; then for a row, a column among
-        its words (DESIGN section 1)."""
+        its words (docs/design.md#sampling)."""
         self._sync()
         K = self.stepper.K
         self._first.copy_(pick(self._row_logp))  # from masked log-probs: always valid
