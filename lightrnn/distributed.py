@@ -9,6 +9,9 @@ sums (float64), so every process sees the single-process numbers.
 
     world = init_world()            # from torchrun's environment; None when run alone
     trainer = Trainer(model, train, valid, config, world=world)
+    ...
+    leave_world(world)              # together: no process tears down while a peer still talks
+    exit_process(0)                 # flushed, and no interpreter teardown (see exit_process)
 
 Backends: `nccl` on CUDA, `gloo` on the CPU; host-side reductions (numpy sums, objects) always
 go through a gloo group, so they work whatever the device.
@@ -16,10 +19,13 @@ go through a gloo group, so they work whatever the device.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import logging
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -133,6 +139,23 @@ def _store(rank: int, size: int, timeout: datetime.timedelta) -> dist.Store:
 
 
 def leave_world(world: World | None) -> None:
-    """Leave the process group (after the last collective)."""
-    if world is not None and dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the process group after the last collective, all processes together: a barrier
+    first, so that no process closes its connections (and rank 0, in processes started without
+    torchrun's agent, the rendezvous store it hosts) while a peer is still reading from them."""
+    if world is None or not dist.is_initialized():
+        return
+    dist.barrier(group=world.host_group)
+    dist.destroy_process_group()
+
+
+def exit_process(code: int) -> NoReturn:
+    """End this training process now, with its output flushed but without the interpreter's
+    teardown. gloo's worker threads outlive destroy_process_group(); one that still releases
+    a collective's tensors while Python finalizes asks for the GIL, Python ends that thread,
+    and the C++ runtime aborts the process with SIGABRT ("terminate called without an active
+    exception"): seen on busy machines, at random, on a rank that had finished its work."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

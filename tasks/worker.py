@@ -17,6 +17,7 @@ import json
 import logging
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 PROGRESS = "PROGRESS "
@@ -40,8 +41,22 @@ def agent(argv: list[str]) -> None:
 
 
 def train(job_path: str) -> None:
-    """One training process of the round in `job_path` (a RoundJob as JSON)."""
+    """One training process of the round in `job_path` (a RoundJob as JSON). It ends with
+    exit_process() on every path, never with the interpreter's teardown (which can abort a
+    process whose gloo threads are still finishing, see lightrnn.distributed.exit_process);
+    a failure prints its traceback and exits 1, so that torchrun restarts the round."""
     die_with_parent(signal.SIGKILL)  # the agent gone, never train on alone
+    from lightrnn.distributed import exit_process
+
+    try:
+        _train(job_path)
+    except BaseException:  # reported here, then the process ends
+        traceback.print_exc()
+        exit_process(1)
+    exit_process(0)
+
+
+def _train(job_path: str) -> None:
     from pydantic import TypeAdapter
 
     import storage

@@ -33,7 +33,7 @@ def _entry(rank: int, size: int, port: int, fn: Callable[..., Any], args: tuple)
     )
     import torch
 
-    from lightrnn.distributed import init_world, leave_world
+    from lightrnn.distributed import exit_process, init_world, leave_world
 
     torch.set_num_threads(1)
     world = init_world(timeout_s=120)
@@ -41,6 +41,7 @@ def _entry(rank: int, size: int, port: int, fn: Callable[..., Any], args: tuple)
         fn(world, *args)
     finally:
         leave_world(world)
+    exit_process(0)  # as the training processes end (a failure above reaches the parent)
 
 
 def run_processes(fn: Callable[..., Any], size: int, *args: Any) -> None:

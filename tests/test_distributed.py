@@ -4,6 +4,7 @@ resume bitwise after SIGKILL, survive a killed rank, run on two "nodes", and lea
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -22,6 +23,7 @@ from flows.profiles import resolve
 from lightrnn import Table
 from lightrnn.baselines import BaselineConfig, BaselineLM
 from lightrnn.costs import CostConfig, accumulate_costs
+from lightrnn.distributed import leave_world
 from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.train import TrainConfig, Trainer
@@ -107,6 +109,38 @@ def test_costs_and_evaluation_on_two_processes_equal_one(tmp_path):
     np.testing.assert_allclose(two["cols"].numpy(), one.cols, rtol=2e-6)
     np.testing.assert_array_equal(two["counts"].numpy(), one.counts)
     assert two["ppl"] == pytest.approx(evaluate(model, STREAM, batch_size=5, bptt=9).ppl, rel=1e-12)
+
+
+def _leave_unevenly(world, out: str) -> None:
+    if world.rank == 1:
+        time.sleep(1.5)  # rank 1 finishes its work 1.5 s after rank 0
+    arrived = time.time()
+    leave_world(world)
+    Path(f"{out}.{world.rank}").write_text(json.dumps([arrived, time.time()]))
+
+
+def test_a_process_that_finishes_first_leaves_with_the_others_and_all_exit_cleanly(tmp_path):
+    """Rank 0 (which hosts the rendezvous store here) must not close its connections while
+    rank 1 still uses them; both processes then exit 0 (an abort raises in run_processes)."""
+    out = str(tmp_path / "times")
+    run_processes(_leave_unevenly, 2, out)
+    times = [json.loads(Path(f"{out}.{rank}").read_text()) for rank in (0, 1)]
+    (arrived0, left0), (arrived1, left1) = times
+    assert arrived0 < arrived1 <= left0 and arrived1 <= left1
+
+
+def test_a_failing_training_process_prints_its_error_and_exits_1(tmp_path):
+    """The worker's every exit goes through exit_process: here, a job file that is not there."""
+    missing = tmp_path / "no-job.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "tasks.worker", "train", str(missing)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    assert done.returncode == 1
+    assert "FileNotFoundError" in done.stderr and str(missing) in done.stderr
 
 
 @pytest.fixture(scope="module")
