@@ -121,7 +121,7 @@ def run(env: dict[str, str], corpus: Path, store: Path, **extra: str) -> tuple[i
 def outcome(store: Path) -> dict[str, str]:
     """sha256 of the final model's weights and table: what "equal" compares."""
     out = {}
-    for name in ("weights.pt", "table.npz"):
+    for name in ("model.safetensors", "table.arrow"):
         (path,) = list((store / "refs" / "runs").glob("*/final/v*.json"))[:1] or [None]
         if path is None:
             return {}

@@ -75,7 +75,9 @@ def generate_text(model: str, store: str | None, prompt: str, **options: Any) ->
 
 
 def export_model(model: str, out: Path, store: str | None) -> Path:
-    """The model as a directory `lightrnn.load` reads with no store (safetensors, JSON, Arrow)."""
+    """The model as a directory `lightrnn.load` reads with no store (safetensors, JSON, Arrow):
+    a run's final model already is one, written out as stored; a model in the checkpoint
+    layout (a round's, or a final model stored by an older version) is converted."""
     lm = open_model(model, store)
     return export_dir(LoadedModel(lm.model, lm.vocab, lm.tokenizer), out)
 

@@ -5,8 +5,12 @@
     vocab.arrow        the vocabulary (Arrow IPC: token, count, id)
     table.arrow        LightRNN only: word -> (row, col) as int32 columns, shape in the metadata
 
-`import_dir` checks every file's sha256 against config.json before reading it, so a damaged or
-edited export fails loudly instead of scoring text with the wrong weights.
+This is the one format of a trained model: a run's final model is stored this way, and
+`lightrnn export` copies one out. `import_dir` checks every file's sha256 against config.json
+before reading it, so a damaged or edited export fails loudly instead of scoring text with the
+wrong weights. `read_model` also reads the training checkpoint layout (`lightrnn.checkpoint`):
+a round's model, which keeps what the next round resumes from, and final models stored before
+they were exports.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 from safetensors.torch import load_model, save_model
 
+from lightrnn import checkpoint
 from lightrnn.checkpoint import LoadedModel, build_model
 from lightrnn.errors import CheckpointError
 from lightrnn.model import LightRNN
@@ -61,14 +66,35 @@ def is_export(path: Path) -> bool:
     return (Path(path) / CONFIG).is_file()
 
 
-def import_dir(path: Path) -> LoadedModel:
+def read_model(path: Path, what: str = "") -> LoadedModel:
+    """The model in directory `path`, in either layout; `what` names it in errors (a store
+    ref...)."""
+    path = Path(path)
+    if is_export(path):
+        return import_dir(path, what)
+    if (path / checkpoint.WEIGHTS).is_file():
+        return read_checkpoint_layout(path, what)
+    raise CheckpointError(
+        f"{what or repr(str(path))} is not a model (no {CONFIG}): pass a model artifact such as "
+        "runs/<run>/final (see `lightrnn store ls`) or a directory from `lightrnn export`"
+    )
+
+
+def read_checkpoint_layout(path: Path, what: str = "") -> LoadedModel:
+    """The legacy reader: a model in the training checkpoint layout (weights.pt, spec.json,
+    table.npz, vocab.arrow, tokenizer.json), as `export_dir` takes it."""
+    return checkpoint.load_model(Path(path), what)
+
+
+def import_dir(path: Path, what: str = "") -> LoadedModel:
     """Read a directory written by `export_dir`, verifying every file first."""
     path = Path(path)
+    what = what or f"'{path}'"
     try:
         config: dict[str, Any] = json.loads((path / CONFIG).read_text())
     except (OSError, ValueError) as exc:
         raise CheckpointError(
-            f"'{path}' has no readable {CONFIG}: pass a directory written by `lightrnn export`"
+            f"{what} has no readable {CONFIG}: pass a directory written by `lightrnn export`"
         ) from exc
     if config.get("format") != FORMAT:
         raise CheckpointError(

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from lightrnn.checkpoint import LoadedModel, load_model
+from lightrnn.checkpoint import LoadedModel
 from lightrnn.corpus import encode_text
 from lightrnn.errors import CheckpointError, CorpusError
 from lightrnn.evaluate import token_log_probs
-from lightrnn.export import import_dir, is_export
+from lightrnn.export import read_model
 from lightrnn.infer import StreamConfig, generate, make_scorer
 from lightrnn.lm import RecurrentLM
 from lightrnn.progress import ProgressFn
@@ -151,20 +151,15 @@ def load(source: str | Path, store: Any = None, device: str = "cpu") -> Language
     """A ready model from a directory (`lightrnn export` output, or a stored model's files), or
     from an artifact store: `source` 'runs/<run>/final[@vN]' and `store` a store URL
     (file://..., s3://...), an open store (anything with `get(name, ref) -> Path`), or None for
-    the default local store."""
+    the default local store. Models are in the export format (`lightrnn.export`); a round's
+    model, or a final model stored by an older version, is read from the checkpoint layout."""
     path = Path(source)
     if store is None and path.is_dir():
-        return LanguageModel(_from_dir(path), device)
+        return LanguageModel(read_model(path), device)
     name, _, version = str(source).partition("@")
     opened = store if hasattr(store, "get") else _open_store(store)
     root = Path(opened.get(name, version or "latest"))
-    return LanguageModel(load_model(root, what=f"artifact '{name}'"), device)
-
-
-def _from_dir(path: Path) -> LoadedModel:
-    if is_export(path):
-        return import_dir(path)
-    return load_model(path)
+    return LanguageModel(read_model(root, what=f"artifact '{name}'"), device)
 
 
 def _open_store(url: str | None) -> Any:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 import storage
 
@@ -32,9 +33,9 @@ def wikitext_slice(root: Path, train_lines: int = 1500, eval_lines: int = 150) -
 
 
 def final_weights(store_url: str, run: str) -> dict[str, torch.Tensor]:
-    path = storage.open_store(store_url).get(f"runs/{run}/final") / "weights.pt"
-    return torch.load(path, weights_only=True)
+    path = storage.open_store(store_url).get(f"runs/{run}/final") / "model.safetensors"
+    return load_file(path)
 
 
 def final_table_bytes(store_url: str, run: str) -> bytes:
-    return storage.open_store(store_url).read_bytes(f"runs/{run}/final", "latest", "table.npz")
+    return storage.open_store(store_url).read_bytes(f"runs/{run}/final", "latest", "table.arrow")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 from pipeline_helpers import REPO, wikitext_slice
+from safetensors.torch import load_file
 
 import storage
 
@@ -57,7 +58,7 @@ def wait_for_checkpoint(url: str, proc: subprocess.Popen, tmp_path: Path) -> Non
 def final_weights(url: str, tmp_path: Path) -> dict[str, torch.Tensor]:
     store = storage.open_store(url, cache_dir=tmp_path / "read")
     (name,) = [n for n in store.names("runs/") if n.endswith("/final")]
-    return torch.load(store.get(name) / "weights.pt", weights_only=True)
+    return load_file(store.get(name) / "model.safetensors")
 
 
 def test_a_run_rides_out_an_outage_and_resumes_after_a_long_one(

@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+from legacy_model import write_old_final
 from pipeline_helpers import LIGHTRNN, REPO, tiny_run, wikitext_slice
 
 import lightrnn
@@ -26,6 +27,7 @@ def trained(prefect_server, tmp_path_factory):
     root = tmp_path_factory.mktemp("use")
     corpus = wikitext_slice(root / "corpus", 400, 60)
     url = f"file://{root}/store"
+    storage.init_store(url)
     env = prefect_server.env()
     done = subprocess.run(
         tiny_run(corpus, url, "train.max_steps=40"),
@@ -65,6 +67,46 @@ def test_load_from_a_store_url_an_open_store_or_the_default(trained):
     assert by_url.tokenizer == {"tokenizer": "whitespace", "lowercase": False}
     ids = torch.from_numpy(by_url.encode("the cat sat\n").astype(np.int64))[None]
     assert torch.equal(by_url.model.log_prob(ids), by_store.model.log_prob(ids))
+
+
+def test_the_final_model_is_an_export_that_scores_as_the_trained_round_model(trained):
+    url, run, corpus, _ = trained
+    store = storage.open_store(url)
+    final = store.get(f"runs/{run}/final")
+    assert sorted(p.name for p in final.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "table.arrow",
+        "vocab.arrow",
+    ]
+    assert json.loads((final / "config.json").read_text())["format"] == "lightrnn-export/1"
+    best_round = store.resolve(f"runs/{run}/final").meta["best_round"]
+    round_model = f"runs/{run}/round-{best_round}/model"
+    assert store.resolve(f"runs/{run}/final").parents == (str(store.resolve(round_model).ref),)
+    assert (store.get(round_model) / "optimizer.pt").is_file()  # what the next round starts from
+    trained_model = lightrnn.load(round_model, store=store)  # the checkpoint layout
+    lm = lightrnn.load(model_ref(trained), store=store)
+    ids = torch.from_numpy(lm.encode((corpus / "valid.txt").read_text()).astype(np.int64))[None]
+    assert torch.equal(lm.model.log_prob(ids), trained_model.model.log_prob(ids))
+    assert lm.table == trained_model.table and lm.vocab == trained_model.vocab
+
+
+def test_a_final_model_stored_the_old_way_still_scores_identically(trained, tmp_path):
+    url, run, corpus, _ = trained
+    store = storage.open_store(url)
+    lm = lightrnn.load(model_ref(trained), store=store)
+    old = write_old_final(lm.model, lm.vocab, lm.tokenizer, tmp_path / "old")
+    store.put(f"runs/{run}-old/final", old, kind="model")
+    text = (corpus / "valid.txt").read_text()
+    old_lm = lightrnn.load(f"runs/{run}-old/final", store=url)
+    ids = torch.from_numpy(lm.encode(text).astype(np.int64))[None]
+    assert torch.equal(old_lm.model.log_prob(ids), lm.model.log_prob(ids))
+    lines = ["the album was released", "= = Reception = ="]
+    scored = [
+        cli(trained, "score", "--model", name, "--jsonl", "-", stdin="\n".join(lines)).stdout
+        for name in (model_ref(trained), f"runs/{run}-old/final")
+    ]
+    assert scored[0] == scored[1] and len(scored[0].splitlines()) == 2
 
 
 def test_score_equals_evaluate_on_the_same_text(trained):
