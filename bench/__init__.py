@@ -10,7 +10,7 @@ from the repository root, as `.venv/bin/python bench/<script>.py` or `python -m 
                    its random table and the two baselines, at the same budget
     reallocate.py  the reallocation solvers on synthetic costs, |V| up to 793,471
     prepare.py     corpus preparation: MB/s, tokens/s and peak RSS, end to end
-    gpu_suite.sh   the GPU figures of the README, in parts that fit a device session
+    gpu_suite.sh   the GPU figures of the docs, in parts that fit a device session
 
 common.py holds what they share: environment and provenance, timing, peak memory, child
 processes, the command line, Markdown tables and JSON.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU figure of the README in four parts, each under 10 minutes (~20 minutes of device
+# Every GPU figure of the docs in four parts, each under 10 minutes (~20 minutes of device
 # time in all, machine start included). Run from the repository root on a CUDA machine:
 #
 #     bash bench/gpu_suite.sh all     # or some of: tests throughput quality-wt2 quality-ptb

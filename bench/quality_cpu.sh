@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CPU quality study quoted in the README (bench/results/quality-cpu.json and its plots):
+# The CPU quality study quoted in docs/quality.md (bench/results/quality-cpu.json and its plots):
 # 1 x 200 LSTM, Adam, batch 32, one torch thread per run, LightRNN = tied, 2,000-word shortlist,
 # 2 rounds with one reallocation (`auto`: the sparse auction past 2,000 words), costs from
 # 400,000 training tokens. Each step appends its rows, so a study cut short keeps what finished.

@@ -5,7 +5,7 @@ that prefer a few rows and columns, Zipf counts, float32) and a random current t
 method in a fresh subprocess, so that its peak RSS (inputs included, as in the pipeline) is its
 own. Prints a Markdown table and writes JSON (default bench/results/reallocate.json).
 
-    .venv/bin/python bench/reallocate.py                         # the README's table (~15 min)
+    .venv/bin/python bench/reallocate.py          # the table of docs/reallocation.md (~15 min)
     .venv/bin/python bench/reallocate.py --sizes 10000,33278 --candidates 64
 """
 

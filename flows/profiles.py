@@ -41,7 +41,7 @@ TINY = RunSettings(
     costs=CostConfig(batch_size=32, max_tokens=20_000),
     pipeline=PipelineConfig(max_rounds=2, checkpoint_steps=20),
 )
-DEMO = RunSettings(  # the quality study's winner at a CPU budget (README: "Speed and quality")
+DEMO = RunSettings(  # the quality study's winner at a CPU budget (docs/quality.md)
     profile="demo",
     model=LightRNNConfig(embed_dim=200, hidden_dim=200, num_layers=1, shortlist=2000, tie=True),
     train=TrainConfig(

@@ -1,6 +1,6 @@
 """LightRNN: memory- and computation-efficient recurrent language models (Li et al., NeurIPS 2016).
 
-A plain PyTorch library: no Prefect, no artifact store. See README.md for the model in a paragraph.
+A plain PyTorch library: no Prefect, no artifact store. See docs/design.md#the-model.
 """
 
 from lightrnn.errors import (

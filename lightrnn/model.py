@@ -10,7 +10,7 @@ predicts w_t in two factors: P(w_t) = P_r(r(w_t) | h^c_{t-1}) * P_c(c(w_t) | h^r
 has read the *true* row of w_t (teacher forcing, in training and in evaluation alike). The column
 softmax masks the empty cells of the given row, so the probabilities of all V words sum to one.
 
-Two options, measured in the README's quality study:
+Two options, measured in the quality study (docs/quality.md):
 - `shortlist` K > 0, the hybrid head: the K most frequent words (ids 0..K-1: ids are sorted by
   frequency) leave the table and get vectors of their own. The first factor becomes one
   softmax over the K shortlist words and the R rows: a shortlist word is predicted by it alone,

@@ -2,7 +2,7 @@
 
     task process --(new process group, dies with the task)--> torchrun agent
         --> launch.nproc workers (python -m tasks.worker train JOB.json) on this node
-    other nodes: the same agent with --node-rank K (see `lightrnn node` / the README)
+    other nodes: the same agent with --node-rank K (see `lightrnn node`, docs/scaling.md)
 
 The agent restarts every worker from the newest checkpoint when one fails, up to
 launch.max_restarts times, then fails the round. The task streams the workers' output into its

@@ -1,6 +1,6 @@
 """bench/faults.py, small: the pipeline killed with SIGKILL while committing a checkpoint and
 while reallocating, re-run each time: the re-run reuses what was done and ends with the very
-weights and table of an uninterrupted run (the full 20-kill table is in the README)."""
+weights and table of an uninterrupted run (the full 20-kill table is in docs/reliability.md)."""
 
 from __future__ import annotations
 

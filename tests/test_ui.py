@@ -1,7 +1,7 @@
 """The Prefect UI, checked in a real browser (headless Chromium): a tiny pipeline run against a
 local server shows its flow run, its round subflows, the progress, round-table, status and
 report artifacts, with their values. Screenshots go to $LIGHTRNN_UI_SCREENSHOTS when set (the
-README's come from there)."""
+docs' come from there)."""
 
 from __future__ import annotations
 

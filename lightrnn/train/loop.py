@@ -374,7 +374,7 @@ class Trainer:
         """Continue from `state_dict()` output (same model sizes, same training stream), on
         the same number of processes (bitwise) or another: then the data position is kept as
         the same share of the epoch, the LSTM state starts from zero and each process's RNG
-        is seeded from the run's seed, its rank and the step (documented in the README)."""
+        is seeded from the run's seed, its rank and the step (docs/scaling.md)."""
         if state.get("format") != STATE_FORMAT:
             raise CheckpointError(
                 f"not a training state written by this version of lightrnn (format "
