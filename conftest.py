@@ -4,8 +4,9 @@ At the repository root so that `pytest README.md` and `pytest docs` find it too 
 loads only for the tests/ folder). The blocks read the model's name and store from
 LIGHTRNN_MODEL and LIGHTRNN_STORE, as a reader does after `lightrnn run` (its "final model" line
 and its --store URL); here they name a tiny model trained once per session with the library
-(seconds, no Prefect) on the first lines of the bundled WikiText-2, committed in the pipeline's
-model layout under `runs/docs-example/final` of an in-process store (memory://).
+(seconds, no Prefect) on the first lines of the bundled WikiText-2, committed as the pipeline
+commits a run's final model (an export) under `runs/docs-example/final` of an in-process store
+(memory://).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ def example_model() -> str:
 
     import lightrnn
     import storage
-    from lightrnn.checkpoint import save_model
+    from lightrnn.checkpoint import LoadedModel
     from lightrnn.corpus.prepare import prepare
+    from lightrnn.export import export_dir
     from lightrnn.train import TrainConfig, Trainer
 
     torch.set_num_threads(1)
@@ -47,7 +49,7 @@ def example_model() -> str:
     train = TrainConfig(optimizer="adam", lr=0.01, batch_size=16, bptt=20, max_steps=40)
     Trainer(model, corpus.stream("train"), corpus.stream("valid"), train).run()
     tokenizer = {"tokenizer": "whitespace", "lowercase": False}
-    save_model(model.eval(), root / "model", corpus.vocab, tokenizer)
+    export_dir(LoadedModel(model.eval(), corpus.vocab, tokenizer), root / "model")
     storage.open_store(STORE).put(MODEL, str(root / "model"), kind="model")
     return STORE
 
