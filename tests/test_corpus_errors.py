@@ -4,10 +4,10 @@ failed run leaves nothing that looks finished."""
 from __future__ import annotations
 
 import gzip
-import re
 from pathlib import Path
 
 import pytest
+from messages import assert_names
 
 import lightrnn.corpus.inputs
 import lightrnn.corpus.shards
@@ -22,24 +22,21 @@ def corpus(root: Path, train: bytes, valid: bytes = b"a b\n", test: bytes = b"b 
     return find_splits(str(root))
 
 
-def fails(splits: dict, out: Path, pattern: str, cfg: CorpusConfig | None = None) -> None:
-    with pytest.raises(CorpusError, match=pattern):
+def fails(splits: dict, out: Path, *facts: str, cfg: CorpusConfig | None = None) -> None:
+    """`prepare` refuses the corpus with a message that names each of `facts`."""
+    with pytest.raises(CorpusError) as info:
         prepare(splits, str(out), cfg)
+    assert_names(info.value, *facts)
 
 
 def test_missing_split_names_what_was_found(tmp_path) -> None:
     (tmp_path / "train.txt").write_text("a\n")
     (tmp_path / "test.txt").write_text("a\n")
     (tmp_path / "README.md").write_text("x")
-    with pytest.raises(
-        CorpusError,
-        match=re.escape(
-            f"corpus directory '{tmp_path}' has no valid file: expected train.txt, valid.txt, "
-            "test.txt (or .gz/.bz2/.xz/.zst, or NAME.train.txt/.tokens); found README.md, "
-            "test.txt, train.txt. Add the file or name each split's file explicitly"
-        ),
-    ):
+    with pytest.raises(CorpusError) as info:
         find_splits(str(tmp_path))
+    assert_names(info.value, f"'{tmp_path}'", "valid.txt", "found README.md, test.txt, train.txt")
+    assert_names(info.value, "NAME.train.txt", "name each split's file explicitly")
     with pytest.raises(CorpusError, match=r"need 'train' \(and optionally 'valid', 'test'\)"):
         prepare({"valid": str(tmp_path / "train.txt")}, str(tmp_path / "o"))
     with pytest.raises(CorpusError, match=r"unknown: \['dev'\]"):
@@ -50,20 +47,17 @@ def test_missing_split_names_what_was_found(tmp_path) -> None:
 
 def test_empty_file(tmp_path) -> None:
     splits = corpus(tmp_path / "c", b"a b\n", valid=b"")
-    fails(
-        splits, tmp_path / "o", r"valid.txt' is empty: pass a file with at least one line of text"
-    )
+    fails(splits, tmp_path / "o", "valid.txt' is empty", "at least one line of text")
     with gzip.open(tmp_path / "c" / "train.txt.gz", "wb"):
         pass  # an empty file, compressed
     (tmp_path / "c" / "train.txt").unlink()
-    fails({"train": str(tmp_path / "c" / "train.txt.gz")}, tmp_path / "o", r"txt.gz' is empty")
+    fails({"train": str(tmp_path / "c" / "train.txt.gz")}, tmp_path / "o", "txt.gz' is empty")
 
 
 def test_binary_file_names_offset_and_line(tmp_path) -> None:
     data = b"one two\nthree\nfour \x00\x01\x02 five\n"
     splits = corpus(tmp_path / "c", data)
-    message = r"train.txt' looks binary: a NUL byte at byte offset 19 \(line 3\); pass a UTF-8 text"
-    fails(splits, tmp_path / "o", message)
+    fails(splits, tmp_path / "o", "train.txt'", "NUL byte", "byte offset 19 (line 3)", "UTF-8")
 
 
 def test_non_utf8_names_offset_and_line_in_a_later_block(tmp_path) -> None:
@@ -76,16 +70,18 @@ def test_non_utf8_names_offset_and_line_in_a_later_block(tmp_path) -> None:
     fails(
         splits,
         tmp_path / "o",
-        rf"train.txt' is not valid UTF-8: byte\(s\) b'\\xe9' at byte offset {offset:,} "
-        r"\(line 401\); convert it to UTF-8 \(for example iconv -f latin1 -t utf-8\) or set "
-        r"encoding_errors='replace' to replace bad bytes with U\+FFFD \(lightrnn prepare "
-        r"--encoding-errors replace; lightrnn run --set corpus.encoding_errors=replace\)",
-        cfg,
+        "train.txt' is not valid UTF-8",
+        "b'\\xe9'",
+        f"byte offset {offset:,} (line 401)",
+        "iconv -f latin1 -t utf-8",  # the fixes: convert the file, or replace the bad bytes
+        "lightrnn prepare --encoding-errors replace",
+        "lightrnn run --set corpus.encoding_errors=replace",
+        cfg=cfg,
     )
     (tmp_path / "c" / "train.txt.gz").write_bytes(gzip.compress(data))
     (tmp_path / "c" / "train.txt").unlink()
-    message = rf"at byte offset {offset:,} \(line 401\) of the decompressed text"
-    fails(find_splits(str(tmp_path / "c")), tmp_path / "o", message, cfg)
+    message = f"at byte offset {offset:,} (line 401) of the decompressed text"
+    fails(find_splits(str(tmp_path / "c")), tmp_path / "o", message, cfg=cfg)
 
 
 def test_replace_bad_bytes_instead(tmp_path) -> None:
@@ -98,47 +94,36 @@ def test_replace_bad_bytes_instead(tmp_path) -> None:
 
 def test_vocabulary_smaller_than_two_words(tmp_path) -> None:
     splits = corpus(tmp_path / "c", b"a a a\na\n")
-    message = (
-        r"the vocabulary of '.*train.txt' has 1 word \('a'\) besides <unk> and <eos>: a language "
-        r"model needs at least 2; use a larger corpus or a lower min_count"
-    )
-    fails(splits, tmp_path / "o", message)
-    message = r"max_size=3: the vocabulary needs <unk>, <eos> and at least 2 words, so max_size"
-    with pytest.raises(ConfigError, match=message + r" must be at least 4 \(or None"):
+    fails(splits, tmp_path / "o", "train.txt'", "1 word ('a')", "at least 2", "min_count")
+    with pytest.raises(ConfigError) as info:
         CorpusConfig(max_size=3)
+    assert_names(info.value, "max_size=3", "at least 4")
 
 
 def test_no_tokens_after_filtering(tmp_path) -> None:
     splits = corpus(tmp_path / "c", b"a a b\nc a\n")
-    message = (
-        r"no tokens after filtering '.*train.txt': no word occurs min_count=4 times \(the most "
-        r"frequent, 'a', occurs 3 times\); lower min_count or use a larger corpus"
-    )
-    fails(splits, tmp_path / "o", message, CorpusConfig(min_count=4))
+    facts = ("train.txt'", "min_count=4", "'a', occurs 3 times", "lower min_count")
+    fails(splits, tmp_path / "o", *facts, cfg=CorpusConfig(min_count=4))
 
 
 def test_only_blank_lines(tmp_path) -> None:
     splits = corpus(tmp_path / "c", b"\n  \n\t\n")
-    message = r"train.txt' has no words, only blank lines: pass a training file with text"
-    fails(splits, tmp_path / "o", message)
+    fails(splits, tmp_path / "o", "train.txt'", "only blank lines")
 
 
 def test_compressed_data_under_a_plain_name_and_corrupt_archives(tmp_path) -> None:
     splits = corpus(tmp_path / "c", gzip.compress(b"a b\n"))
-    message = r"txt' looks gzip-compressed but its name has no .gz suffix: rename it to end in .gz"
-    fails(splits, tmp_path / "o", message)
+    fails(splits, tmp_path / "o", "train.txt'", "gzip", "rename it to end in .gz")
     (tmp_path / "c" / "train.txt").unlink()
     (tmp_path / "c" / "train.txt.gz").write_bytes(gzip.compress(b"a b\n" * 1000)[:30])
-    message = r"txt.gz': cannot decompress as gzip after \d+ bytes .* truncated or not gzip data"
-    fails(find_splits(str(tmp_path / "c")), tmp_path / "o", message)
+    fails(find_splits(str(tmp_path / "c")), tmp_path / "o", "train.txt.gz'", "truncated")
 
 
 def test_a_word_without_end_is_not_text(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(lightrnn.corpus.inputs, "MAX_WORD_BYTES", 5000)
     splits = corpus(tmp_path / "c", b"ok\n" + b"x" * 20_000 + b"\n")
     cfg = CorpusConfig(block_bytes=1024, workers=1)
-    message = r"train.txt': 5,120 bytes without whitespace from byte offset 3: this is not word"
-    fails(splits, tmp_path / "o", message, cfg)
+    fails(splits, tmp_path / "o", "train.txt'", "5,120 bytes without whitespace", cfg=cfg)
 
 
 def test_config_is_validated_loudly() -> None:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from messages import assert_names
 
 import storage
 import storage.commit
@@ -154,14 +155,8 @@ def test_unknown_name_version_and_alias_say_what_exists(store: storage.Store) ->
     with pytest.raises(storage.NotFoundError) as unknown_alias:
         store.get("a/b", "best")
 
-    assert str(unknown_name.value) == (
-        f"no artifact named 'a/c' in store {store.url}: check the name "
-        f"(`lightrnn store ls {store.url}` lists them), or put it first"
-    )
-    assert str(unknown_version.value) == (
-        f"a/b@v000007 is not in store {store.url}: versions are v000001, v000002; "
-        "aliases: stable; or use 'latest'"
-    )
+    assert_names(unknown_name.value, "'a/c'", store.url, f"lightrnn store ls {store.url}")
+    assert_names(unknown_version.value, "a/b@v000007", store.url, "v000001, v000002", "stable")
     assert "has no version or alias 'best'" in str(unknown_alias.value)
     assert "aliases: stable" in str(unknown_alias.value)
 
@@ -182,10 +177,7 @@ def test_lineage_and_names(store: storage.Store) -> None:
     assert store.names("corpus/c1/v") == ["corpus/c1/vocab"]
     with pytest.raises(storage.NotFoundError) as missing_parent:
         store.put_bytes("runs/r2/checkpoint", "c.bin", b"w", parents=["corpus/c1/vocab@v9"])
-    assert str(missing_parent.value) == (
-        f"parent 'corpus/c1/vocab@v9' is not in store {store.url}: put it first, or pass the "
-        "Version.ref that put returned"
-    )
+    assert_names(missing_parent.value, "'corpus/c1/vocab@v9'", store.url, "Version.ref")
     assert not store.exists("runs/r2/checkpoint")
 
 

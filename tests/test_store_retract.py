@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from messages import assert_names
 
 import storage
 from storage.layout import REFS, retraction_key
@@ -71,11 +72,8 @@ def test_every_version_retracted(store: storage.Store) -> None:
     assert store.valid_versions(NAME) == []
     with pytest.raises(storage.NotFoundError) as info:
         store.resolve(NAME)
-    assert str(info.value) == (
-        f"every version of {NAME!r} in store {store.url} is retracted (v000001): put a new "
-        f"version, or read a retracted one by number (`lightrnn store log {store.url} {NAME}` "
-        "shows why)"
-    )
+    assert_names(info.value, repr(NAME), store.url, "retracted (v000001)", "put a new version")
+    assert_names(info.value, f"lightrnn store log {store.url} {NAME}")  # says why
     # Committing the very same content again makes a new, valid version (no dedup to v1).
     again = store.put_bytes(NAME, "model.bin", b"\x01" * 100, meta={"step": 1})
     assert again.number == 2 and not again.retracted
