@@ -8,6 +8,7 @@ import json
 import lzma
 import math
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,28 @@ def corpus_slice(root: Path, name: str, lines: dict[str, int]) -> None:
         (root / name / f"{split}.txt").write_text("".join(text), encoding="utf-8")
 
 
-def test_quality_runs_every_budget_model_and_seed(tmp_path):
+@dataclass(frozen=True)
+class Study:
+    """One small quality study (every budget, model and seed, on two corpora), run once for
+    the tests below: what `quality.main` returned, and what it saved."""
+
+    result: dict
+    saved: dict
+    data: Path  # the corpus slices
+    out: Path  # the saved JSON
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.saved["results"]
+
+    def row(self, **match: object) -> dict:
+        """The first row whose fields have these values."""
+        return next(r for r in self.rows if all(r[k] == v for k, v in match.items()))
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Study:
+    tmp_path = tmp_path_factory.mktemp("quality")
     data = tmp_path / "data"
     corpus_slice(data, "ptb", {"train": 150, "valid": 20, "test": 20})
     corpus_slice(data, "wikitext-2", {"train": 60, "valid": 12, "test": 12})
@@ -116,23 +138,22 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
     argv += ["--budgets", "steps:6,time:0.3,convergence:0.5,params:steps:6", "--seeds", "0,1"]
     argv += ["--variants", "tie+k20", "--data-root", str(data), "--work-dir", str(tmp_path)]
     result = quality.main([*argv, "--out", str(out)])
-    saved = json.loads(out.read_text())
-    assert saved["markdown"] == result["markdown"] and saved["complete"] is True
-    rows = saved["results"]
-    fields = {
-        "corpus",
-        "budget",
-        "model",
-        "variant",
-        "seed",
-        "params",
-        "train_seconds",
-        "steps",
-        "valid_ppl",
-        "test_ppl",
-    }
-    assert all(fields <= set(r) for r in rows)
-    key = {(r["corpus"], r["budget"], r["model"], r["variant"], r["seed"]) for r in rows}
+    return Study(result, json.loads(out.read_text()), data, out)
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_saves_what_it_returns_with_every_field(study: Study) -> None:
+    assert study.saved["markdown"] == study.result["markdown"] and study.saved["complete"]
+    fields = {"corpus", "budget", "model", "variant", "seed", "params", "train_seconds"}
+    fields |= {"steps", "valid_ppl", "test_ppl"}
+    assert all(fields <= set(r) for r in study.rows)
+    for r in study.rows:
+        assert math.isfinite(r["test_ppl"]) and r["test_ppl"] > 1 and r["params"] > 0
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_runs_every_budget_model_and_seed(study: Study) -> None:
+    key = {(r["corpus"], r["budget"], r["model"], r["variant"], r["seed"]) for r in study.rows}
     light = [("lightrnn", "tie+k20"), ("lightrnn-random", "tie+k20")]
     every = [*light, ("full", "-"), ("adaptive", "-")]
     for corpus in ("ptb", "wikitext-2"):
@@ -145,79 +166,72 @@ def test_quality_runs_every_budget_model_and_seed(tmp_path):
             assert {(m, v, s) for m, v in models for s in (0, 1)} == {
                 (m, v, s) for c, b, m, v, s in key if (c, b) == (corpus, budget)
             }, budget
-    for r in rows:
-        assert math.isfinite(r["test_ppl"]) and r["test_ppl"] > 1 and r["params"] > 0
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_lightrnn_reallocates_once_between_its_two_rounds(study: Study) -> None:
+    for r in study.rows:
         if r["budget"] == "steps-6":
             assert r["steps"] == 6  # LightRNN: two rounds of 3
-        if r["model"] == "lightrnn":  # one reallocation between the two rounds
+        if r["model"] == "lightrnn":
             first = r["rounds"][0]
             assert first["objective_gain"] >= -1e-9 and 0 <= first["moved"] <= 1
             assert first["valid_after"] > 1 and "moved" not in r["rounds"][1]
-        if r["model"] == "lightrnn-random":
+        if r["model"] == "lightrnn-random":  # the control never reallocates
             assert all("moved" not in x for x in r["rounds"])
-    # LightRNN enlarged to the full softmax's parameter count (within one hidden unit's worth)
-    full = next(r for r in rows if r["model"] == "full" and r["corpus"] == "ptb")
-    big = next(
-        r
-        for r in rows
-        if r["budget"] == "params-steps-6" and r["corpus"] == "ptb" and r["model"] == "lightrnn"
-    )
-    small = next(
-        r
-        for r in rows
-        if r["budget"] == "steps-6" and r["corpus"] == "ptb" and r["model"] == "lightrnn"
-    )
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_params_budget_enlarges_lightrnn_to_the_full_softmax_size(study: Study) -> None:
+    full = study.row(model="full", corpus="ptb")
+    big = study.row(budget="params-steps-6", corpus="ptb", model="lightrnn")
+    small = study.row(budget="steps-6", corpus="ptb", model="lightrnn")
     assert big["hidden"] > small["hidden"] == 16
-    assert abs(big["params"] - full["params"]) < full["params"] * 0.05
-    # seeds differ, the control and the bootstrap start the same
-    a, b = (
-        next(
-            r
-            for r in rows
-            if r["budget"] == "steps-6"
-            and r["model"] == "full"
-            and r["corpus"] == "ptb"
-            and r["seed"] == s
-        )
-        for s in (0, 1)
-    )
+    assert abs(big["params"] - full["params"]) < full["params"] * 0.05  # within one unit's worth
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_seeds_differ(study: Study) -> None:
+    a, b = (study.row(budget="steps-6", model="full", corpus="ptb", seed=s) for s in (0, 1))
     assert a["test_ppl"] != b["test_ppl"]
-    targets = saved["targets"]
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_writes_targets_a_table_and_plots(study: Study) -> None:
+    targets = study.saved["targets"]
     assert "ptb, time-0.3s: lightrnn tie+k20 / full" in targets
     assert "ptb, params-steps-6: lightrnn tie+k20 / full" in targets
     assert "ptb, convergence-0.5s: reallocation gain, tie+k20" in targets
-    assert "| ptb | steps-6 | full | - | 2 |" in saved["markdown"]
-    for png in result["plots"]:
+    assert "| ptb | steps-6 | full | - | 2 |" in study.saved["markdown"]
+    for png in study.result["plots"]:
         assert Path(png).read_bytes()[:4] == b"\x89PNG"
-    # --append: a second command adds its rows, replaces its own, keeps the rest
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_append_adds_its_rows_and_keeps_the_rest(study: Study, tmp_path: Path) -> None:
+    out = tmp_path / "q.json"
+    out.write_text(study.out.read_text())
+    argv = [*TOY, "--corpora", "ptb", "--budgets", "steps:2", "--models", "full"]
     quality.main(
-        [
-            *TOY,
-            "--corpora",
-            "ptb",
-            "--budgets",
-            "steps:2",
-            "--models",
-            "full",
-            "--data-root",
-            str(data),
-            "--out",
-            str(out),
-            "--append",
-            "--no-plots",
-        ]
+        [*argv, "--data-root", str(study.data), "--out", str(out), "--append", "--no-plots"]
     )
     again = json.loads(out.read_text())["results"]
-    assert len(again) == len(rows) + 1 and again[:-1] == rows
-    # --merge: the rows of a study run in parallel join the output's, and nothing is trained
+    assert len(again) == len(study.rows) + 1 and again[:-1] == study.rows
+    assert (again[-1]["model"], again[-1]["budget"]) == ("full", "steps-2")
+
+
+@pytest.mark.slow  # the study fixture trains 56 small models
+def test_quality_merge_joins_rows_without_training(study: Study, tmp_path: Path) -> None:
+    """The rows of a study run in parallel join the output's: a row of the same key replaces
+    the one there and goes last, a new one is added last."""
+    rows = study.rows
     other = tmp_path / "other.json"
-    moved = {**again[-1], "seed": 7}
-    other.write_text(json.dumps({"results": [moved, again[0]]}))
+    moved = {**rows[-1], "seed": 7}
+    other.write_text(json.dumps({"results": [moved, rows[0]]}))
     merged_out = tmp_path / "merged.json"
-    merge = ["--merge", f"{out},{other}"]
+    merge = ["--merge", f"{study.out},{other}"]
     quality.main([*TOY, "--budgets", "", "--out", str(merged_out), "--no-plots", *merge])
-    merged = json.loads(merged_out.read_text())["results"]
-    assert merged == [*again[1:], moved, again[0]]
+    assert json.loads(merged_out.read_text())["results"] == [*rows[1:], moved, rows[0]]
 
 
 def test_quality_variants_and_budgets_parse_and_name_themselves():
