@@ -17,6 +17,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.failures import one_line_failures
 from flows.plan import DEMO_CORPUS, plan_run
 from flows.round import bootstrap_round
 from tasks import names
@@ -43,6 +44,7 @@ def run_name(parameters: dict[str, Any]) -> str:
     flow_run_name=lambda: run_name(flow_run.parameters),
     log_prints=True,
 )
+@one_line_failures
 def lightrnn_pipeline(
     corpus: str = DEMO_CORPUS,
     store: str | None = None,

@@ -90,3 +90,48 @@ def prefect_api(prefect_server: PrefectServer) -> Iterator[PrefectServer]:
 
     with temporary_settings(updates={PREFECT_API_URL: prefect_server.api_url}):
         yield prefect_server
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A finished flow run as the API holds it: its state, and every log line of the run and its
+    task runs, oldest first, as (level, message) pairs."""
+
+    state: str
+    message: str
+    logs: list[tuple[int, str]]
+
+    def errors(self) -> list[str]:
+        return [text for level, text in self.logs if level >= 40]
+
+
+def finished_run(api_url: str, flow_run_id: str, timeout: float = 600) -> RunRecord:
+    """Wait until the flow run is final and its last log line ("Finished in state ...") has
+    arrived, then read it back through the API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.client.schemas.sorting import LogSort
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    only_this = LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+    deadline = time.monotonic() + timeout
+    with (
+        temporary_settings(updates={PREFECT_API_URL: api_url}),
+        get_client(sync_client=True) as client,
+    ):
+        while True:
+            run = client.read_flow_run(flow_run_id)
+            logs = client.read_logs(only_this, sort=LogSort.TIMESTAMP_ASC)
+            done = any(not g.task_run_id and g.message.startswith("Finished in") for g in logs)
+            if run.state is not None and run.state.is_final() and done:
+                time.sleep(2)  # any line logged after it (an exit code) has arrived too
+                logs = client.read_logs(only_this, sort=LogSort.TIMESTAMP_ASC)
+                return RunRecord(
+                    run.state.name,
+                    run.state.message or "",
+                    [(log.level, log.message) for log in logs],
+                )
+            if time.monotonic() > deadline:
+                state = run.state.name if run.state else None
+                raise TimeoutError(f"flow run {flow_run_id} still {state} after {timeout} s")
+            time.sleep(1)
