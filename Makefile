@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format clean
+.PHONY: install run test check lint format clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The fast tier, for every edit: unit tests (the layer contracts among them) and one tiny
+# pipeline run; no S3 server, no slow cases, no docs examples. `make test` runs everything.
+check: install
+	$(BIN)/python -m pytest tests -m "smoke or not (slow or s3 or prefect)"
 
 lint: install
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

@@ -25,6 +25,7 @@ BUNDLED = ROOT / "data" / "wikitext-2"
 TOY = ["--device", "cpu", "--hidden", "16", "--layers", "1", "--batch", "4", "--bptt", "6"]
 
 
+@pytest.mark.slow  # a whole benchmark run (tens of seconds), not a unit
 def test_throughput_measures_every_model_and_size(tmp_path):
     out = tmp_path / "t.json"
     sizes = [300, 1000]
@@ -82,6 +83,7 @@ def test_throughput_records_why_a_configuration_was_skipped(tmp_path):
     assert all("needs ~" in r["skipped"] and "0 GiB available" in r["skipped"] for r in rows)
 
 
+@pytest.mark.slow  # a whole benchmark run (tens of seconds), not a unit
 def test_throughput_runs_each_configuration_in_its_own_process(tmp_path):
     out = tmp_path / "t.json"
     argv = [*TOY, "--sizes", "300", "--models", "lightrnn", "--steps", "1", "--warmup", "0"]
