@@ -1,7 +1,8 @@
 """What every `lightrnn` command shares: the console, one error policy, one table printer.
 
-Expected errors (bad input, an unreachable store, a busy run) print as one line, `error: ...`,
-with exit code 2 and no traceback, whichever command raised them. Credentials never appear.
+Known failures (bad input, an unreachable store, a busy run: `flows.failures`) print as one line,
+`error: ...`, with exit code 2 and no traceback, whichever command raised them, whether before a
+flow or inside one (the flow then logged the same line once). Credentials never appear.
 """
 
 from __future__ import annotations
@@ -15,18 +16,11 @@ from rich import box
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from storage.errors import StoreError, redact
+from flows.failures import is_known, one_line
+from storage.errors import redact
 
 console = Console(soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _expected() -> tuple[type[Exception], ...]:
-    """The errors that mean bad input or an unavailable service, not a bug (imported late:
-    `lightrnn store` commands never load the model library)."""
-    from lightrnn.errors import LightRNNError
-
-    return (LightRNNError, StoreError)
 
 
 def fail(message: str) -> typer.Exit:
@@ -43,8 +37,8 @@ def one_line_errors(command: F) -> F:
         try:
             return command(*args, **kwargs)
         except Exception as exc:
-            if isinstance(exc, _expected()):
-                raise fail(str(exc)) from None
+            if is_known(exc):
+                raise fail(one_line(exc)) from None
             raise
 
     return run  # type: ignore[return-value]

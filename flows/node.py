@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from flows.failures import one_line_failures
 from tasks.nodes import follow
 
 
 @flow(name="lightrnn-node", flow_run_name="node-{node_rank}")
+@one_line_failures
 def lightrnn_node(
     store: str, rdzv_endpoint: str, node_rank: int, timeout_minutes: float = 60.0
 ) -> int:

@@ -5,12 +5,14 @@ from __future__ import annotations
 from prefect import flow
 
 import storage
+from flows.failures import one_line_failures
 from flows.profiles import resolve
 from tasks.corpus import prepare_corpus_task, resolve_splits
 from tasks.refs import CorpusInfo
 
 
 @flow(name="lightrnn-prepare", log_prints=True)
+@one_line_failures
 def lightrnn_prepare(
     corpus: str,
     store: str | None = None,
