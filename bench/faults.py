@@ -99,6 +99,9 @@ def prefect_server(home: Path) -> Iterator[dict[str, str]]:
 
 
 def run(env: dict[str, str], corpus: Path, store: Path, **extra: str) -> tuple[int, str]:
+    import storage
+
+    storage.init_store(f"file://{store}")  # idempotent: a re-run finds its store
     done = subprocess.run(
         [
             str(BIN / "lightrnn"),

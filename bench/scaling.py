@@ -57,7 +57,9 @@ def one_round(corpus: Path, work: Path, processes: int, args: argparse.Namespace
             "pipeline.checkpoint_minutes": 0.0,
         },
     )
-    job = first_round(f"file://{work}/store", str(corpus), settings, run_key="scaling")
+    url = f"file://{work}/store"
+    storage.init_store(url)  # a new store for this benchmark run
+    job = first_round(url, str(corpus), settings, run_key="scaling")
     lines: list[str] = []
     start = time.perf_counter()
     result = launch_round(job, lines.append)

@@ -10,8 +10,16 @@ from pathlib import Path
 
 import pytest
 
+import storage
+
 STORE_BACKENDS = ["memory", "file", pytest.param("s3", marks=pytest.mark.s3)]
 SHARED_BACKENDS = ["file", pytest.param("s3", marks=pytest.mark.s3)]  # seen by other processes
+
+
+def new_store(url: str) -> str:
+    """`url`, made a store (`lightrnn store init`): a store URL that holds no store is refused."""
+    storage.init_store(url)
+    return url
 
 
 def url_for(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from store_backends import new_store
 
 import storage
 from lightrnn import Table
@@ -35,7 +36,7 @@ def target(url: str, cache, table_digest: str = TABLE.digest()) -> CheckpointTar
 @pytest.fixture
 def checkpointed(tmp_path):
     """Three checkpoints (steps 10, 20, 30) of one run in a file store; the store's URL."""
-    url = f"file://{tmp_path}/store"
+    url = new_store(f"file://{tmp_path}/store")
     t, out = trainer(), target(url, tmp_path / "cache0")
     for stop in (10, 20, 30):
         t.run(until_step=stop)

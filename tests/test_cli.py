@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import torch
+from store_backends import new_store
 from typer.testing import CliRunner
 
 import storage
@@ -19,7 +20,7 @@ LIGHTRNN = str(Path(sys.executable).parent / "lightrnn")
 
 
 def stored_model(tmp_path, shortlist=0):
-    url = f"file://{tmp_path}/store"
+    url = new_store(f"file://{tmp_path}/store")
     vocab = Vocab.build({"the": 9, "cat": 5, "sat": 4, "on": 3, "mat": 2})
     vocab_path = tmp_path / "vocab.arrow"
     vocab.save(str(vocab_path))
@@ -83,7 +84,7 @@ def test_table_says_a_shortlist_word_has_no_cell(tmp_path):
 def test_prepare_prints_vocabulary_and_token_counts(prefect_api, tmp_path):
     from pipeline_helpers import WIKITEXT
 
-    url = f"file://{tmp_path}/store"
+    url = new_store(f"file://{tmp_path}/store")
     result = runner.invoke(app, ["prepare", str(WIKITEXT), "--store", url])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -104,7 +105,7 @@ def latin1_corpus(tmp_path):
 def test_prepare_on_bad_bytes_names_them_then_replaces_them_when_asked(prefect_server, tmp_path):
     # The installed command, as a user runs it (a second in-process CliRunner call would find
     # Prefect's console handler bound to the first call's closed stream).
-    url = f"file://{tmp_path}/store"
+    url = new_store(f"file://{tmp_path}/store")
     argv = [LIGHTRNN, "prepare", str(latin1_corpus(tmp_path)), "--store", url]
 
     def lightrnn(*extra):

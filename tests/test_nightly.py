@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 from pipeline_helpers import REPO, wikitext_slice
+from store_backends import new_store
 
 import storage
 from flows.pipeline import lightrnn_pipeline
@@ -51,7 +52,7 @@ def stable(store: storage.Store, name: str, ref: int | str = "latest") -> tuple[
 
 
 def test_the_nightly_retrain_warm_starts_from_its_own_stable_table(prefect_api, tmp_path):
-    url = f"file://{tmp_path}/store"
+    url = new_store(f"file://{tmp_path}/store")
     store = storage.open_store(url)
     params = nightly_parameters()
     assert params["warm_start"] == params["stable_name"] == "stable/nightly"

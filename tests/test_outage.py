@@ -34,6 +34,7 @@ SETTINGS = [
 
 
 def run(server_env, corpus, url, **extra_env):
+    storage.init_store(url)  # idempotent: a re-run finds its store
     return subprocess.Popen(
         [LIGHTRNN, "run", "--corpus", str(corpus), "--store", url, *SETTINGS],
         env={**server_env, **os.environ, **extra_env},

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import REPO, wikitext_slice
+from store_backends import new_store
 
 from lightrnn.corpus.inputs import shown
 
@@ -59,7 +60,8 @@ def test_the_shown_form_of_a_url_hides_userinfo_and_secret_parameters():
 def test_a_secret_in_the_corpus_url_never_leaks(prefect_api, served, tmp_path):
     prefect_server = prefect_api
     store = tmp_path / "store"
-    args = ["--profile", "tiny", "--store", f"file://{store}", "--set", "train.max_steps=10"]
+    url = new_store(f"file://{store}")
+    args = ["--profile", "tiny", "--store", url, "--set", "train.max_steps=10"]
     args += ["--set", "train.eval_every=5", "--set", "costs.max_tokens=2000"]
     done = subprocess.run(
         [LIGHTRNN, "run", "--corpus", f"{served}/corpus/", *args],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from pipeline_helpers import REPO, tiny_run, wikitext_slice
+from store_backends import new_store
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 FLAGS = [  # an offline machine: no background traffic, no sandbox (root), software rendering
@@ -81,7 +82,7 @@ def test_the_ui_shows_the_run_its_rounds_and_artifacts(prefect_api, chromium, tm
     from prefect.client.orchestration import get_client
 
     corpus = wikitext_slice(tmp_path / "ui-corpus", 300, 40)
-    url = f"file://{tmp_path}/store"
+    url = new_store(f"file://{tmp_path}/store")
     done = subprocess.run(
         tiny_run(corpus, url, "train.max_steps=30"),
         env=prefect_api.env(),
