@@ -6,6 +6,7 @@ set -euo pipefail
 
 make install                                            # set up .venv only (no training)
 source .venv/bin/activate
+prefect config set PREFECT_SERVER_ANALYTICS_ENABLED=false   # offline: no telemetry errors
 prefect server start &                                  # or in a terminal of its own
 export PREFECT_API_URL=http://127.0.0.1:4200/api        # in every terminal that talks to it
 prefect server status --wait --timeout 120              # UI and API on http://127.0.0.1:4200
