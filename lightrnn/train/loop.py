@@ -55,9 +55,8 @@ class Trainer:
 
     checkpoint(trainer) is called every `checkpoint_steps` steps and/or `checkpoint_seconds`
     seconds (whichever comes first; 0 disables either) and when the run ends, always with
-    finite parameters; `trainer.state_dict()` is what to save. evaluated(entry) is called
-    after each evaluation with its history entry (step, valid_ppl, lr, epoch), on rank 0 only:
-    learning curves are drawn from it.
+    finite parameters; `trainer.state_dict()` is what to save. evaluated(entry) gets each
+    evaluation's history entry, on rank 0 only: learning curves are drawn from it.
     """
 
     def __init__(
