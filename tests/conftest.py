@@ -18,4 +18,3 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty store on each backend: memory://, file:// and a real S3 (SeaweedFS,
     marked `s3`). Every store test that should hold on all of them takes this fixture."""
     return url_for(request, request.param, tmp_path)
-

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import torch.multiprocessing as mp
+from store_backends import new_store
 
 from tasks.jobs import first_round
 from tasks.refs import RoundJob
@@ -53,4 +54,4 @@ def run_processes(fn: Callable[..., Any], size: int, *args: Any) -> None:
 
 def prepared_job(root: Path, corpus: Path, settings: RunSettings) -> RoundJob:
     """Round 1 of run "test-run" in a file store under `root`."""
-    return first_round(f"file://{root}/store", str(corpus), settings, run_key="test-run")
+    return first_round(new_store(f"file://{root}/store"), str(corpus), settings, run_key="test-run")

@@ -5,6 +5,7 @@ resume bitwise after SIGKILL, survive a killed rank, run on two "nodes", and lea
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 import torch
 from distributed_helpers import free_port, prepared_job, run_processes
 from pipeline_helpers import tiny_run, wikitext_slice
+from store_backends import new_store
 
 import storage
 from flows.profiles import resolve
@@ -239,18 +241,10 @@ def test_a_killed_two_process_round_resumes_bitwise_and_on_one_process(corpus, t
     assert proc.wait(timeout=240) == 0  # a two-process checkpoint at step 20...
     store.retract("runs/test-run/round-1/model", 1, reason="resume on one process instead")
     one = job_for(tmp_path / "alone", corpus, **{"launch.nproc": 1})
-    info = train_round(one, store, _Log(), world=None)  # ... resumed by one process
+    info = train_round(
+        one, store, logging.getLogger("test-round"), world=None
+    )  # ... resumed by one process
     assert info.steps == 40 and info.processes == 1
-
-
-class _Log:
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def info(self, msg, *args) -> None:
-        self.lines.append(msg % args)
-
-    warning = info
 
 
 def test_a_killed_rank_restarts_the_round_from_its_checkpoint_or_fails_it(corpus, tmp_path):
@@ -275,7 +269,7 @@ def test_two_nodes_on_this_machine_run_the_pipeline(prefect_server, corpus, tmp_
     """Two "machines" on 127.0.0.1: node 0 runs the pipeline, node 1 follows (`lightrnn
     node`); their launchers meet in a static rendezvous every round."""
     lightrnn = str(Path(sys.executable).parent / "lightrnn")
-    store, endpoint = f"file://{tmp_path}/store", f"127.0.0.1:{free_port()}"
+    store, endpoint = new_store(f"file://{tmp_path}/store"), f"127.0.0.1:{free_port()}"
     follower = subprocess.Popen(
         [
             lightrnn,
@@ -325,7 +319,7 @@ def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
     cancelled flow run (SIGTERM to the flow's process): every training process goes with it."""
     settings = ("launch.nproc=2", "costs.max_tokens=5000")
     done = subprocess.run(
-        tiny_run(corpus, f"file://{tmp_path}/done", *settings, "train.max_steps=40"),
+        tiny_run(corpus, new_store(f"file://{tmp_path}/done"), *settings, "train.max_steps=40"),
         env=prefect_server.env(),
         capture_output=True,
         text=True,
@@ -339,7 +333,9 @@ def test_the_pipeline_on_two_processes_and_a_stop_that_leaves_nothing(
     assert store.resolve(final).meta["summary"]["processes"] == 2
 
     run = subprocess.Popen(
-        tiny_run(corpus, f"file://{tmp_path}/stopped", *settings, "train.max_steps=2000"),
+        tiny_run(
+            corpus, new_store(f"file://{tmp_path}/stopped"), *settings, "train.max_steps=2000"
+        ),
         env=prefect_server.env(),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
