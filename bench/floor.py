@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lightrnn.lm import LMOutput, RecurrentLM, State, autocast
+from lightrnn.recurrent import LMOutput, RecurrentLM, State, autocast
 from lightrnn.table import table_shape
 
 

@@ -46,7 +46,9 @@ SHARED = ROOT.parent / "shared" / "data"
 CORPORA = {  # name -> directories to try, first found wins
     "ptb": [SHARED / "ptb", ROOT / ".lightrnn" / "data" / "ptb"],
     "wikitext-2": [SHARED / "wikitext-2", ROOT / "data" / "wikitext-2"],
+    "gcide": [ROOT / ".lightrnn" / "gcide"],  # made by bench/gcide.py (not committed)
 }
+MIN_COUNT = {"gcide": 3}  # GCIDE's 400k+ types: words seen fewer times become <unk> (89,078 kept)
 KEY = ("corpus", "budget", "model", "variant", "seed")
 
 
@@ -57,9 +59,11 @@ def corpus_dir(name: str, data_root: str | None) -> Path | None:
 
 
 def tokenize(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
-    """Tokenize the corpus into work/NAME (whitespace + <eos> per line, every word kept)."""
+    """Tokenize the corpus into work/NAME (whitespace + <eos> per line; every word kept but
+    on GCIDE, `MIN_COUNT`; GCIDE's cp1252 bytes replaced)."""
     root = str(work / name)
-    prepared = prepare(find_splits(str(source)), root, CorpusConfig(workers=1))
+    cfg = CorpusConfig(workers=1, min_count=MIN_COUNT.get(name, 1), encoding_errors="replace")
+    prepared = prepare(find_splits(str(source)), root, cfg)
     info = {
         "source": str(source),
         "vocab_size": len(prepared.vocab),
@@ -103,7 +107,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN, rN rounds)",
     )
     p.add_argument("--seeds", default="0")
-    p.add_argument("--data-root", default=None, help="a folder holding ptb/ and wikitext-2/")
+    p.add_argument(
+        "--data-root", default=None, help="a folder holding ptb/, wikitext-2/ and gcide/"
+    )
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     p.add_argument("--hidden", type=int, default=200, help="LSTM units (= embedding size)")
     p.add_argument("--layers", type=int, default=1)

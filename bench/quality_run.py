@@ -24,8 +24,8 @@ from lightrnn.baselines import BaselineConfig, BaselineLM
 from lightrnn.checkpoint import count_parameters
 from lightrnn.costs import CostConfig, accumulate_costs
 from lightrnn.evaluate import evaluate
-from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN, LightRNNConfig
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.table import Table
 from lightrnn.train import TrainConfig, Trainer, resolve_device
 

@@ -4,7 +4,8 @@
     .venv/bin/python bench/scaling.py --device cuda --processes 1,2,4,8     # one process per GPU
 
 Each row trains one bootstrap round of the same LightRNN on the same corpus through the
-pipeline's own launcher (torchrun, `tasks/launch.py`) with `launch.nproc` processes, each with
+pipeline's own launcher (torchrun, `tasks/training/launch.py`) with `launch.nproc` processes,
+each with
 `--batch` rows (the global batch grows with the processes, as in the pipeline) and one CPU
 thread. Reported: the round's wall seconds (launch and process-group set-up included), the
 training tokens/s rank 0 measured (tokens of all processes), and the speed-up over one process.
@@ -41,7 +42,7 @@ def one_round(corpus: Path, work: Path, processes: int, args: argparse.Namespace
     import storage
     from flows.profiles import resolve
     from tasks.jobs import first_round
-    from tasks.launch import launch_round
+    from tasks.training.launch import launch_round
 
     settings = resolve(
         "demo",

@@ -29,8 +29,8 @@ from bench.common import (
 from bench.floor import FloorLM
 from bench.throughput_setting import Setting, build
 from lightrnn.infer import StreamConfig, make_scorer
-from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.train import resolve_device, train_step
 
 

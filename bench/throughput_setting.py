@@ -16,7 +16,7 @@ from bench.common import model_spec
 from bench.floor import FloorLM
 from lightrnn.baselines import default_cutoffs
 from lightrnn.checkpoint import build_model, count_parameters
-from lightrnn.lm import RecurrentLM
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.table import Table, table_shape
 
 MODELS = ("floor", "lightrnn", "adaptive", "full")  # cheapest first

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from flows.failures import one_line_failures
-from tasks.nodes import follow
+from tasks.training.nodes import follow
 
 
 @flow(name="lightrnn-node", flow_run_name="node-{node_rank}")

@@ -25,12 +25,12 @@ from tasks.convergence import check_convergence_task
 from tasks.corpus import prepare_corpus_task
 from tasks.evaluate import evaluate_task
 from tasks.lease import run_lease
-from tasks.nodes import release_nodes_task
 from tasks.refs import RoundJob
 from tasks.report import publish_rounds_task, publish_stable_task, write_report_task
 from tasks.rounds import RoundResult, best_result, run_summary
 from tasks.store_task import code_version
 from tasks.table import initial_table_task
+from tasks.training.nodes import release_nodes_task
 
 
 def run_name(parameters: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from tasks.evaluate import evaluate_task
 from tasks.reallocate import accumulate_costs_task, reallocate_task
 from tasks.refs import RoundJob
 from tasks.rounds import RoundResult, round_result
-from tasks.train import train_round_task
+from tasks.training.task import train_round_task
 
 
 @flow(

@@ -16,7 +16,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightrnn.errors import ConfigError
-from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common, snapshot
+from lightrnn.recurrent import (
+    LMOutput,
+    RecurrentLM,
+    State,
+    Stepper,
+    autocast,
+    check_common,
+    snapshot,
+)
 from lightrnn.validation import check_fields
 
 SOFTMAXES = ("full", "adaptive")

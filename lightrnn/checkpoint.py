@@ -26,8 +26,8 @@ import torch
 
 from lightrnn.baselines import BaselineConfig, BaselineLM
 from lightrnn.errors import CheckpointError
-from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN, LightRNNConfig
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.table import Table
 from lightrnn.vocab import Vocab
 

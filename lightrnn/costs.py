@@ -28,9 +28,9 @@ from lightrnn.data import TokenStream
 from lightrnn.distributed import World
 from lightrnn.errors import ConfigError, DataError
 from lightrnn.evaluate import Prefix, device_windows
-from lightrnn.lm import eval_mode
 from lightrnn.model import LightRNN
 from lightrnn.progress import ProgressFn
+from lightrnn.recurrent import eval_mode
 from lightrnn.validation import check_fields
 
 

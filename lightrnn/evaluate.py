@@ -17,8 +17,8 @@ import torch
 
 from lightrnn.data import TokenStream, check_ids, eval_windows
 from lightrnn.distributed import World
-from lightrnn.lm import RecurrentLM, eval_mode
 from lightrnn.progress import ProgressFn
+from lightrnn.recurrent import RecurrentLM, eval_mode
 
 
 @dataclass(frozen=True)

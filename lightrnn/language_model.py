@@ -26,8 +26,8 @@ from lightrnn.errors import CheckpointError, CorpusError
 from lightrnn.evaluate import token_log_probs
 from lightrnn.export import read_model
 from lightrnn.infer import StreamConfig, generate, make_scorer
-from lightrnn.lm import RecurrentLM
 from lightrnn.progress import ProgressFn
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.train import resolve_device
 from lightrnn.vocab import EOS, Vocab
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lightrnn.errors import ConfigError
-from lightrnn.lm import LMOutput, RecurrentLM, State, Stepper, autocast, check_common
+from lightrnn.recurrent import LMOutput, RecurrentLM, State, Stepper, autocast, check_common
 from lightrnn.table import Table, table_shape
 from lightrnn.validation import check_fields
 

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lightrnn.lm import Stepper, snapshot
+from lightrnn.recurrent import Stepper, snapshot
 
 
 class LightRNNStepper(Stepper):

@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.backends.retry import DEFAULT_RETRY_SECONDS, RetryPolicy
+from storage.backends.urls import (
+    default_cache_dir,
+    default_retry_seconds,
+    default_store_url,
+    open_objects,
+)
 from storage.cache import Cache
+from storage.coordination.gc import GcReport
+from storage.coordination.lease import Lease, LeaseHolder
+from storage.coordination.markers import Timings
 from storage.errors import (
     ConflictError,
     IntegrityError,
@@ -28,20 +38,10 @@ from storage.errors import (
     StoreError,
     StoreUnavailableError,
 )
-from storage.gc import GcReport
-from storage.lease import Lease, LeaseHolder
-from storage.markers import Timings
+from storage.records.version import Retraction, Version
 from storage.redact import redact_url
-from storage.retry import DEFAULT_RETRY_SECONDS, RetryPolicy
 from storage.root import Outcome, ensure_root, init_root, require_root
 from storage.store import Store
-from storage.urls import (
-    default_cache_dir,
-    default_retry_seconds,
-    default_store_url,
-    open_objects,
-)
-from storage.version import Retraction, Version
 
 
 def open_store(

@@ -13,9 +13,9 @@ import os
 import uuid
 from pathlib import Path
 
+from storage.backends.objects import CHUNK, Objects
 from storage.errors import IntegrityError
-from storage.layout import blob_key
-from storage.objects import CHUNK, Objects
+from storage.records.layout import blob_key
 
 
 def hash_file(path: Path) -> tuple[str, int]:

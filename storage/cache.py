@@ -25,11 +25,11 @@ import stat
 import uuid
 from pathlib import Path
 
+from storage.backends.objects import Objects
 from storage.blobs import fetch_blob, hash_file
 from storage.errors import IntegrityError
-from storage.objects import Objects
+from storage.records.version import Version
 from storage.stamps import Stamp, Stamps, stamp_of
-from storage.version import Version
 
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 

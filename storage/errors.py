@@ -69,8 +69,8 @@ class ConflictError(StoreError):
 
 
 class LeaseHeldError(StoreError):
-    """Another owner holds the lease; `holder` (a `storage.lease.LeaseHolder`) says who, where,
-    and until when."""
+    """Another owner holds the lease; `holder` (a `storage.coordination.lease.LeaseHolder`)
+    says who, where, and until when."""
 
     def __init__(self, message: str, holder: object | None = None) -> None:
         super().__init__(message)

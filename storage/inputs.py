@@ -11,7 +11,7 @@ import stat
 from pathlib import Path
 
 from storage.errors import IntegrityError, InvalidInputError
-from storage.manifest import check_relpath
+from storage.records.manifest import check_relpath
 
 
 def collect_files(path: Path) -> tuple[dict[str, Path], str]:

@@ -16,8 +16,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from storage.backends.objects import Objects
 from storage.errors import IntegrityError, StoreConnectionError, StoreError
-from storage.objects import Objects
 
 MARKER = "store.json"
 FORMAT = "lightrnn-flow store"

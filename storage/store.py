@@ -1,8 +1,9 @@
 """`Store`: put, get, list, tag, retract and collect versioned artifacts at one URL; leases.
 
-The store is a thin front: committing is `commit.py`, reading records `records.py`, the local
-copies `cache.py`, collection `gc.py`, and the protocol that makes commits, tags and retractions
-safe against a concurrent gc is `markers.py`. Leases are `lease.py`.
+The store is a thin front: committing is `coordination/commit.py`, reading records
+`records/reader.py`, the local copies `cache.py`, collection `coordination/gc.py`, and the
+protocol that makes commits, tags and retractions safe against a concurrent gc is
+`coordination/markers.py`. Leases are `coordination/lease.py`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from storage.backends.objects import Objects
 from storage.blobs import check_blob, hash_file
 from storage.cache import Cache
-from storage.commit import Source, commit
+from storage.coordination.commit import Source, commit
+from storage.coordination.gc import GcReport, collect_garbage
+from storage.coordination.lease import Lease, LeaseHolder, acquire, current_holder
+from storage.coordination.markers import DEFAULT_PENDING_TTL, Intent, Timings
 from storage.errors import IntegrityError, InvalidInputError, NotFoundError
-from storage.gc import GcReport, collect_garbage
 from storage.inputs import check_filename, collect_files
-from storage.layout import (
+from storage.records.layout import (
     REFS,
     blob_key,
     ref_key,
@@ -30,10 +34,9 @@ from storage.layout import (
     split_ref_key,
     tag_key,
 )
-from storage.lease import Lease, LeaseHolder, acquire, current_holder
-from storage.manifest import Manifest, check_meta
-from storage.markers import DEFAULT_PENDING_TTL, Intent, Timings
-from storage.names import (
+from storage.records.manifest import Manifest, check_meta
+from storage.records.reader import Records
+from storage.records.refnames import (
     LATEST,
     check_alias,
     check_kind,
@@ -43,10 +46,8 @@ from storage.names import (
     version_label,
     version_number,
 )
-from storage.objects import Objects
-from storage.records import Records
+from storage.records.version import Version, retraction_record, tag_record
 from storage.redact import get_logger, redact
-from storage.version import Version, retraction_record, tag_record
 
 log = get_logger(__name__)
 
@@ -278,7 +279,7 @@ class Store:
     ) -> GcReport:
         """Delete versions beyond the newest `keep_last` non-retracted ones of each name
         (tagged ones stay) and the objects nothing kept or in flight reaches, once older than
-        `grace_seconds`; markers of killed writers after `pending_ttl_seconds`. See `gc.py`."""
+        `grace_seconds`; markers of killed writers after `pending_ttl_seconds`. See `coordination/gc.py`."""
         return collect_garbage(
             self.records, self.timings, keep_last, grace_seconds, dry_run, pending_ttl_seconds
         )

@@ -14,7 +14,7 @@ from typing import Any
 
 import storage
 from lightrnn.checkpoint import TABLE, VOCAB, LoadedModel, load_model, save_model
-from lightrnn.lm import RecurrentLM
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.table import Table
 from lightrnn.vocab import Vocab
 from tasks.refs import CorpusInfo, Ref

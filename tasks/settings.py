@@ -24,8 +24,9 @@ from lightrnn.validation import check_fields
 
 @dataclass(frozen=True)
 class LaunchConfig:
-    """Where a round's training processes run (PyTorch's elastic launcher, tasks/launch.py): not
-    what they compute, so a run resumes under other launch settings."""
+    """Where a round's training processes run (PyTorch's elastic launcher,
+    tasks/training/launch.py): not what they compute, so a run resumes under other launch
+    settings."""
 
     nproc: int = 1  # training processes per node (GPUs per machine)
     nnodes: int = 1  # machines

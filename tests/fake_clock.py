@@ -1,5 +1,6 @@
 """A clock for tests: time moves only when the test calls `advance`, so a lease's expiry or a
-marker's age is reached at once and exactly, instead of by sleeping (see storage/clock.py)."""
+marker's age is reached at once and exactly, instead of by sleeping (see
+storage/coordination/clock.py)."""
 
 from __future__ import annotations
 

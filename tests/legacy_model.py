@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from lightrnn.lm import RecurrentLM
 from lightrnn.model import LightRNN
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.vocab import Vocab
 
 OLD_FINAL_FILES = [

@@ -15,7 +15,7 @@ from lightrnn import Table
 from lightrnn.checkpoint import TRAINER_STATE, tensors_to_bytes
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.train import TrainConfig, Trainer
-from tasks.checkpoints import CheckpointTarget
+from tasks.training.checkpoints import CheckpointTarget
 
 V = 30
 STREAM = np.tile(np.random.default_rng(0).integers(0, V, size=7), 200).astype(np.int32)

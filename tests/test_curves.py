@@ -16,7 +16,7 @@ import storage
 from lightrnn.progress import eta_seconds
 from lightrnn.train import TrainProgress
 from tasks import curves
-from tasks.monitor import describe
+from tasks.training.monitor import describe
 
 SCALARS = {curves.TRAIN_LOSS, curves.LEARNING_RATE, curves.TOKENS_PER_S, curves.VALID_PPL}
 MOVED = {curves.WORDS_MOVED, curves.MOVED_PCT}

@@ -29,8 +29,8 @@ from lightrnn.distributed import leave_world
 from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.train import TrainConfig, Trainer
-from tasks.launch import launch_round, torchrun_options
-from tasks.training import train_round
+from tasks.training.launch import launch_round, torchrun_options
+from tasks.training.round import train_round
 
 pytestmark = pytest.mark.slow
 V = 40
@@ -135,7 +135,7 @@ def test_a_failing_training_process_prints_its_error_and_exits_1(tmp_path):
     """The worker's every exit goes through exit_process: here, a job file that is not there."""
     missing = tmp_path / "no-job.json"
     done = subprocess.run(
-        [sys.executable, "-m", "tasks.worker", "train", str(missing)],
+        [sys.executable, "-m", "tasks.training.worker", "train", str(missing)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -178,11 +178,11 @@ def agent(job, root: Path, **env) -> subprocess.Popen:
     command = [
         sys.executable,
         "-m",
-        "tasks.worker",
+        "tasks.training.worker",
         "agent",
         *options,
         "-m",
-        "tasks.worker",
+        "tasks.training.worker",
         "train",
         str(path),
     ]
@@ -211,7 +211,7 @@ def workers() -> list[int]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if b"tasks.worker train" in cmd and b"agent" not in cmd:
+        if b"tasks.training.worker train" in cmd and b"agent" not in cmd:
             found.append(int(pid))
     return found
 
@@ -359,6 +359,6 @@ def agents() -> list[int]:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if b"tasks.worker agent" in cmd:
+        if b"tasks.training.worker agent" in cmd:
             found.append(int(pid))
     return found

@@ -1,4 +1,5 @@
-"""The shape of the code: enforced layers, no import cycles, small modules, declared imports."""
+"""The shape of the code: enforced layers, no import cycles, small modules, declared imports,
+sibling modules named apart."""
 
 from __future__ import annotations
 
@@ -68,3 +69,26 @@ def _norm(requirement: str) -> str:
     for sep in ("==", ">=", "<=", "~=", "[", " ", "<", ">"):
         name = name.split(sep)[0]
     return name.strip().lower().replace("_", "-")
+
+
+def _form(name: str) -> str:
+    """A module name without its inflection: train, training, trainer and trains are one form."""
+    for suffix in ("ing", "er", "es", "s"):
+        if name.endswith(suffix) and len(name) - len(suffix) >= 3:
+            return name[: -len(suffix)]
+    return name
+
+
+def test_no_two_sibling_modules_differ_only_by_form():
+    """`tasks/train.py` beside `tasks/training.py` made a reader guess which holds what."""
+    clashes = []
+    for folder in sorted({p.parent for p in sources()}):
+        names = sorted(p.stem for p in folder.glob("*.py") if p.stem != "__init__")
+        names += sorted(d.name for d in folder.iterdir() if (d / "__init__.py").is_file())
+        seen: dict[str, str] = {}
+        for name in names:
+            if _form(name) in seen:
+                clashes.append(f"{folder.relative_to(REPO)}: {seen[_form(name)]} / {name}")
+            seen.setdefault(_form(name), name)
+    assert not clashes, f"rename one of each pair for what it holds: {clashes}"
+

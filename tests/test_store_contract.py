@@ -22,11 +22,11 @@ import pytest
 from messages import assert_names
 
 import storage
-import storage.commit
-from storage.layout import BLOBS, MANIFESTS, PENDING, blob_key, manifest_key, ref_key
-from storage.manifest import canonical_json
-from storage.markers import Intent
-from storage.version import ref_record
+import storage.coordination.commit
+from storage.coordination.markers import Intent
+from storage.records.layout import BLOBS, MANIFESTS, PENDING, blob_key, manifest_key, ref_key
+from storage.records.manifest import canonical_json
+from storage.records.version import ref_record
 
 
 @pytest.fixture
@@ -285,12 +285,12 @@ KILLED_WRITER = textwrap.dedent(
     """
     import os, signal, sys
     import storage
-    import storage.commit
+    import storage.coordination.commit
 
     def die(*_):  # killed after blobs and manifest, before the ref
         os.kill(os.getpid(), signal.SIGKILL)
 
-    storage.commit.claim_version = die
+    storage.coordination.commit.claim_version = die
     store = storage.open_store(sys.argv[1], cache_dir=sys.argv[2], create=True)
     store.put_bytes("runs/r/checkpoint", "c.bin", b"never committed " * 100)
     """
@@ -308,7 +308,7 @@ def kill_a_writer(store: storage.Store, store_url: str, tmp_path: Path) -> None:
             raise Killed
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(storage.commit, "claim_version", die)
+            patch.setattr(storage.coordination.commit, "claim_version", die)
             patch.setattr(Intent, "_withdraw", lambda self: None)  # SIGKILL cleans nothing up
             with pytest.raises(Killed):
                 store.put_bytes("runs/r/checkpoint", "c.bin", b"never committed " * 100)

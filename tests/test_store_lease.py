@@ -24,8 +24,8 @@ from fake_clock import FakeClock
 from store_backends import SHARED_BACKENDS, url_for
 
 import storage
-from storage.layout import LEASES
-from storage.version import parse_created
+from storage.records.layout import LEASES
+from storage.records.version import parse_created
 
 REPO = Path(__file__).resolve().parents[1]
 SKEW = 5.0  # the allowed clock skew between hosts (the default), in fake seconds
@@ -294,14 +294,14 @@ def racer(url: str, rounds: int, me: str, folder: str) -> None:
     """Signal readiness, wait for 'go', then try each round's lease once at the given moment.
     Every racer reads the lease's state before any of them claims it, so each round is a real
     race of creates; the result file says who won, and whether this racer tried to claim."""
-    import storage.lease
+    import storage.coordination.lease
 
     store = storage.open_store(url, cache_dir=os.path.join(folder, f"cache-{me}"), create=True)
     Path(folder, f"ready-{me}").touch()
     while not Path(folder, "go").exists():
         time.sleep(0.01)
     start = float(Path(folder, "go").read_text())
-    read, claims = storage.lease.current_holder, []
+    read, claims = storage.coordination.lease.current_holder, []
 
     def read_then_wait(objects: object, name: str) -> object:
         found = read(objects, name)  # type: ignore[arg-type]
@@ -314,7 +314,7 @@ def racer(url: str, rounds: int, me: str, folder: str) -> None:
 
     real_create = store.objects.create
     store.objects.create = create  # type: ignore[method-assign]
-    storage.lease.current_holder = read_then_wait  # type: ignore[assignment]
+    storage.coordination.lease.current_holder = read_then_wait  # type: ignore[assignment]
     results = []
     for r in range(rounds):
         time.sleep(max(0.0, start + SPACING * r - time.time()))

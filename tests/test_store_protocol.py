@@ -1,5 +1,6 @@
-"""The commit/gc protocol (storage/markers.py), one interleaving at a time: a writer and a gc are
-each stopped at a chosen step while the other runs, on memory://, file:// and a real S3.
+"""The commit/gc protocol (storage/coordination/markers.py), one interleaving at a time: a
+writer and a gc are each stopped at a chosen step while the other runs, on memory://, file://
+and a real S3.
 
 Setup of each case: version 1 of 'a' holds PAYLOAD, version 2 does not, so gc(keep_last=1)
 finds PAYLOAD's blob unreachable, while a writer commits PAYLOAD again as 'b' (a dedup)."""
@@ -22,11 +23,11 @@ import pytest
 from fake_clock import FakeClock
 
 import storage
-import storage.markers
+import storage.coordination.markers
+from storage.backends.local import TMP
+from storage.coordination.markers import DEFAULT_PENDING_TTL, GcMarker
 from storage.errors import StoreError
-from storage.layout import GC, PENDING, blob_key
-from storage.local import TMP
-from storage.markers import DEFAULT_PENDING_TTL, GcMarker
+from storage.records.layout import GC, PENDING, blob_key
 
 FAST = storage.Timings(gc_ttl_seconds=1.0, clock_skew_seconds=0.05, poll_seconds=0.01)
 TTL, SKEW = 60.0, 5.0  # the gc marker's ttl and the allowed clock skew (the defaults)
@@ -140,7 +141,9 @@ def test_a_gc_that_started_after_a_commit_keeps_what_the_commit_uses(
     store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the writer has announced itself and seen no gc; it stops before its dedup check
-    paused_writer = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    paused_writer = pause_first_call(
+        monkeypatch, storage.coordination.markers, "wait_for_collectors"
+    )
     writer = Run(lambda: store.put_bytes("b", "x.bin", PAYLOAD))
     assert paused_writer.reached.wait(30)
 
@@ -239,7 +242,7 @@ def test_a_commit_in_flight_is_protected_until_its_marker_is_pending_ttl_old(
     what it names until the marker is `pending_ttl_seconds` old, measured by the gc's clock
     against the store's own time of the marker (file mtime, S3 LastModified): so a gc whose
     clock runs ahead of the store's by the skew removes it that much early."""
-    paused = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    paused = pause_first_call(monkeypatch, storage.coordination.markers, "wait_for_collectors")
     writer = Run(lambda: store.put_bytes("b", "x.bin", PAYLOAD))
     assert paused.reached.wait(30)
     (entry,) = store.objects.list(PENDING)
@@ -259,7 +262,7 @@ def test_a_commit_in_flight_is_protected_until_its_marker_is_pending_ttl_old(
 def test_a_tag_in_flight_keeps_its_version(
     store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    paused_tag = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    paused_tag = pause_first_call(monkeypatch, storage.coordination.markers, "wait_for_collectors")
     tagging = Run(lambda: store.tag("a", 1, "best"))
     assert paused_tag.reached.wait(30)
 
@@ -277,7 +280,7 @@ def test_a_tag_in_flight_keeps_its_version(
 def test_a_retraction_in_flight_does_not_count_toward_keep_last(
     store: storage.Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    paused = pause_first_call(monkeypatch, storage.markers, "wait_for_collectors")
+    paused = pause_first_call(monkeypatch, storage.coordination.markers, "wait_for_collectors")
     retracting = Run(lambda: store.retract("a", 2, "bad"))
     assert paused.reached.wait(30)
 
@@ -337,7 +340,7 @@ def test_a_multipart_upload_a_commit_in_flight_names_is_not_aborted(s3_store_url
     upload = objects.fs.call_s3(
         "create_multipart_upload", Bucket=bucket, Key=f"{prefix}/{blob_key(sha)}"
     )
-    with storage.markers.Intent(objects, FAST, blobs=[sha]):
+    with storage.coordination.markers.Intent(objects, FAST, blobs=[sha]):
         assert store.gc(keep_last=1, grace_seconds=0).swept == ()  # its writer is alive
     assert store.gc(keep_last=1, grace_seconds=0).swept == (f"{blob_key(sha)} (multipart upload)",)
     listed = objects.fs.call_s3("list_multipart_uploads", Bucket=bucket, Prefix=f"{prefix}/")

@@ -10,7 +10,7 @@ import pytest
 from messages import assert_names
 
 import storage
-from storage.layout import REFS, retraction_key
+from storage.records.layout import REFS, retraction_key
 
 NAME = "runs/r1/checkpoint"
 

@@ -14,8 +14,8 @@ from messages import assert_names
 from s3_server import S3Server, free_ports
 
 import storage
-from storage.layout import blob_key
-from storage.objects import CHUNK
+from storage.backends.objects import CHUNK
+from storage.records.layout import blob_key
 
 pytestmark = pytest.mark.s3
 

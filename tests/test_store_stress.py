@@ -162,7 +162,7 @@ def test_writers_killed_at_random_lose_nothing_reachable(
     request: pytest.FixtureRequest, tmp_path: Path, backend: str
 ) -> None:
     import storage
-    from storage.layout import BLOBS, MANIFESTS, blob_sha, manifest_digest
+    from storage.records.layout import BLOBS, MANIFESTS, blob_sha, manifest_digest
 
     url = url_for(request, backend, tmp_path)
     rng = random.Random(7)

@@ -18,8 +18,8 @@ import pytest
 from s3_server import RestartableS3
 
 import storage
-from storage.retry import RetryPolicy
-from storage.urls import open_objects
+from storage.backends.retry import RetryPolicy
+from storage.backends.urls import open_objects
 
 
 # -- classification, without a server -------------------------------------------------------

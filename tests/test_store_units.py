@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import storage
+from storage.backends.urls import open_objects
 from storage.errors import redact
-from storage.manifest import Manifest, check_relpath, parse_manifest
-from storage.names import check_alias, check_name, parse_ref, version_number
-from storage.urls import open_objects
+from storage.records.manifest import Manifest, check_relpath, parse_manifest
+from storage.records.refnames import check_alias, check_name, parse_ref, version_number
 
 
 # -- names and refs -------------------------------------------------------------------------
@@ -227,7 +227,7 @@ def test_cached_copies_are_read_only_and_rebuilt_when_damaged(
 
 def test_store_never_imports_torch_prefect_lightrnn_or_pickle() -> None:
     code = (
-        "import sys, storage, storage.gc, storage.s3, flows.store_cli;"
+        "import sys, storage, storage.coordination.gc, storage.backends.s3, flows.store_cli;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('torch', 'prefect', 'lightrnn', 'pickle', '_pickle', 'dill', 'cloudpickle') "
         "and m.split('.')[0] not in sys.builtin_module_names);"

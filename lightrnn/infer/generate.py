@@ -13,7 +13,7 @@ import torch
 
 from lightrnn.errors import ConfigError
 from lightrnn.infer.scorer import StreamConfig, make_scorer
-from lightrnn.lm import RecurrentLM
+from lightrnn.recurrent import RecurrentLM
 
 
 def sample(

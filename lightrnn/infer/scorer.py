@@ -31,9 +31,9 @@ import torch
 
 from lightrnn.baselines import BaselineLM, BaselineStepper
 from lightrnn.errors import ConfigError, DataError
-from lightrnn.lm import RecurrentLM, State
 from lightrnn.model import LightRNN
 from lightrnn.model_step import LightRNNStepper
+from lightrnn.recurrent import RecurrentLM, State
 from lightrnn.validation import check_fields
 
 GRAPH_MODES = ("auto", "on", "off")

@@ -29,7 +29,7 @@ from lightrnn.data import Batches, TokenStream
 from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
-from lightrnn.lm import RecurrentLM
+from lightrnn.recurrent import RecurrentLM
 from lightrnn.train.config import TrainConfig, resolve_device
 from lightrnn.train.state import (
     TrainProgress,

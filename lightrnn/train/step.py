@@ -7,7 +7,7 @@ import time
 import torch
 
 from lightrnn.distributed import World
-from lightrnn.lm import RecurrentLM, State
+from lightrnn.recurrent import RecurrentLM, State
 
 
 def train_step(

@@ -14,13 +14,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from storage.coordination.markers import Intent, Timings
 from storage.errors import ConflictError
-from storage.layout import blob_key, manifest_key, ref_key
-from storage.manifest import Manifest
-from storage.markers import Intent, Timings
-from storage.records import Listing, Records
+from storage.records.layout import blob_key, manifest_key, ref_key
+from storage.records.manifest import Manifest
+from storage.records.reader import Listing, Records
+from storage.records.version import Version, iso_stamp, make_version, ref_record
 from storage.redact import get_logger
-from storage.version import Version, iso_stamp, make_version, ref_record
 
 log = get_logger(__name__)
 

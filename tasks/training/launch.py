@@ -1,7 +1,7 @@
 """Launching a round's training processes with PyTorch's elastic launcher (torchrun).
 
     task process --(new process group, dies with the task)--> torchrun agent
-        --> launch.nproc workers (python -m tasks.worker train JOB.json) on this node
+        --> launch.nproc workers (python -m tasks.training.worker train JOB.json) on this node
     other nodes: the same agent with --node-rank K (see `lightrnn node`, docs/scaling.md)
 
 The agent restarts every worker from the newest checkpoint when one fails, up to
@@ -31,7 +31,7 @@ from lightrnn.errors import TrainingError
 from lightrnn.train import TrainProgress
 from tasks.refs import RoundJob
 from tasks.settings import LaunchConfig
-from tasks.worker import EVALUATED, PROGRESS, RESULT
+from tasks.training.worker import EVALUATED, PROGRESS, RESULT
 
 STOP_GRACE_SECONDS = 40  # torchrun gives its workers 30 s after SIGTERM
 
@@ -74,11 +74,11 @@ def launch_round(
         command = [
             sys.executable,
             "-m",
-            "tasks.worker",
+            "tasks.training.worker",
             "agent",
             *torchrun_options(cfg, run_id),
             "-m",
-            "tasks.worker",
+            "tasks.training.worker",
             "train",
             str(job_path),
         ]

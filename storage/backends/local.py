@@ -24,10 +24,10 @@ from typing import BinaryIO
 
 from fsspec.implementations.local import LocalFileSystem
 
+from storage.backends.objects import CHUNK, Objects
+from storage.backends.retry import RetryPolicy
 from storage.errors import StoreConnectionError
-from storage.objects import CHUNK, Objects
 from storage.processes import gone, host_name, pid_namespace
-from storage.retry import RetryPolicy
 
 TMP = ".tmp/"  # staging area for atomic writes, swept by gc
 

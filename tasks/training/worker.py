@@ -1,8 +1,8 @@
-"""The processes of a distributed round (see tasks/launch.py):
+"""The processes of a distributed round (see tasks/training/launch.py):
 
-python -m tasks.worker agent [torchrun options] -m tasks.worker train JOB.json
+python -m tasks.training.worker agent [torchrun options] -m tasks.training.worker train JOB.json
     torchrun's agent, made to die with the task that started it (no orphaned processes)
-python -m tasks.worker train JOB.json
+python -m tasks.training.worker train JOB.json
     one training process: joins the process group, trains its rows; rank 0 commits
     checkpoints and the model, prints progress lines (`PROGRESS {json}`) and evaluations
     (`EVALUATED {json}`) for the task
@@ -62,7 +62,7 @@ def _train(job_path: str) -> None:
     import storage
     from lightrnn.distributed import init_world, leave_world
     from tasks.refs import RoundJob
-    from tasks.training import train_round
+    from tasks.training.round import train_round
 
     job = TypeAdapter(RoundJob).validate_json(Path(job_path).read_bytes())
     world = init_world()
@@ -90,4 +90,4 @@ if __name__ == "__main__":
     elif mode == "train":
         train(rest[0])
     else:
-        raise SystemExit(f"usage: python -m tasks.worker agent|train ...; got {mode!r}")
+        raise SystemExit(f"usage: python -m tasks.training.worker agent|train ...; got {mode!r}")

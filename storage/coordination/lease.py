@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from storage.backends.objects import Objects
+from storage.coordination.markers import Timings
 from storage.errors import (
     IntegrityError,
     InvalidInputError,
@@ -31,14 +33,12 @@ from storage.errors import (
     LeaseLostError,
     StoreError,
 )
-from storage.layout import lease_key, lease_prefix, split_lease_key
-from storage.manifest import canonical_json
-from storage.markers import Timings
-from storage.names import check_name
-from storage.objects import Objects
 from storage.processes import gone, host_name, pid_namespace
+from storage.records.layout import lease_key, lease_prefix, split_lease_key
+from storage.records.manifest import canonical_json
+from storage.records.refnames import check_name
+from storage.records.version import iso_stamp, parse_created
 from storage.redact import get_logger
-from storage.version import iso_stamp, parse_created
 
 log = get_logger(__name__)
 

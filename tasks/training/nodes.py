@@ -19,8 +19,8 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import TypeAdapter
 
 import storage
-from tasks.launch import launch_round
 from tasks.refs import RoundJob
+from tasks.training.launch import launch_round
 
 JOB = "job.json"
 POLL_SECONDS = 2.0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from storage.names import version_label
+from storage.records.refnames import version_label
 
 BLOBS = "blobs/sha256/"
 MANIFESTS = "manifests/sha256/"

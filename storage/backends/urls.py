@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from storage.backends.local import LocalObjects
+from storage.backends.objects import MemoryObjects, Objects
+from storage.backends.retry import RetryPolicy
 from storage.errors import InvalidInputError
-from storage.local import LocalObjects
-from storage.objects import MemoryObjects, Objects
-from storage.retry import RetryPolicy
 
 SCHEMES = ("file", "memory", "s3")
 APP_DIR = "lightrnn-flow"
@@ -87,7 +87,7 @@ def open_objects(
         name = f"{parts.netloc}{parts.path}".strip("/")
         return MemoryObjects(f"/{name}" if name else "", f"memory://{name}")
     if scheme in ("s3", "s3a"):
-        from storage.s3 import S3Objects
+        from storage.backends.s3 import S3Objects
 
         bucket, prefix = parts.netloc, parts.path.strip("/")
         if not bucket:

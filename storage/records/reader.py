@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from storage.backends.objects import Objects
 from storage.errors import IntegrityError
-from storage.layout import (
+from storage.records.layout import (
     TAGS,
     manifest_key,
     ref_key,
@@ -24,9 +25,8 @@ from storage.layout import (
     tag_key,
     tags_prefix,
 )
-from storage.manifest import Manifest, parse_manifest
-from storage.objects import Objects
-from storage.version import (
+from storage.records.manifest import Manifest, parse_manifest
+from storage.records.version import (
     Retraction,
     Version,
     make_version,

@@ -1,8 +1,9 @@
 """train-round: train LightRNN on one table until convergence, checkpointing to the store.
 
 In this process, or (launch.nproc x launch.nnodes > 1) on PyTorch's elastic launcher with one
-process per GPU (tasks/launch.py). A re-run finds the round's model and returns it, or resumes
-from the newest valid checkpoint: the result equals an uninterrupted run's (bitwise on the CPU).
+process per GPU (tasks/training/launch.py). A re-run finds the round's model and returns it, or
+resumes from the newest valid checkpoint: the result equals an uninterrupted run's (bitwise on
+the CPU).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from prefect.runtime import task_run
 from prefect.states import State
 
 from tasks import names
-from tasks.launch import launch_round
-from tasks.monitor import TrainingMonitor
-from tasks.nodes import publish_round
 from tasks.refs import ModelInfo, Ref, RoundJob
 from tasks.runlog import is_notable, tell
 from tasks.store_task import Output, store_task
-from tasks.training import model_info, train_round
+from tasks.training.launch import launch_round
+from tasks.training.monitor import TrainingMonitor
+from tasks.training.nodes import publish_round
+from tasks.training.round import model_info, train_round
 
 SKIPPED = "round %s: trained model found in the store, skipping training: %s (%s steps)"
 CACHED = "round %s: trained model found in the store (Prefect's cache), skipping training"

@@ -31,7 +31,8 @@ counts only if it finished before the previous expiry had passed (otherwise G ab
 last delete is issued before any writer, whose clock is at most clock_skew off, treats the marker
 as expired. This rests on two assumptions, written down here: host clocks agree within
 `clock_skew_seconds`, and a gc process is not frozen for longer than that between its expiry
-check and its delete request. Every clock reading goes through `Timings.clock` (storage/clock.py),
+check and its delete request. Every clock reading goes through `Timings.clock`
+(storage/coordination/clock.py),
 so tests check both at their bounds with fake clocks.
 Stale markers: a writer killed between w1 and w5 leaves its marker. It protects its objects
 until it is older than the pending TTL (`gc(pending_ttl_seconds=...)`, default 24 h), after
@@ -54,12 +55,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from storage.clock import SYSTEM_CLOCK, Clock
+from storage.backends.objects import Objects
+from storage.coordination.clock import SYSTEM_CLOCK, Clock
 from storage.errors import IntegrityError, InvalidInputError, StoreError
-from storage.layout import GC, PENDING, gc_key, pending_key
-from storage.manifest import canonical_json
-from storage.names import format_ref, parse_ref
-from storage.objects import Objects
+from storage.records.layout import GC, PENDING, gc_key, pending_key
+from storage.records.manifest import canonical_json
+from storage.records.refnames import format_ref, parse_ref
 from storage.redact import get_logger
 
 log = get_logger(__name__)

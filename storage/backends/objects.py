@@ -25,8 +25,8 @@ from typing import Any, BinaryIO, TypeVar
 from fsspec import AbstractFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
+from storage.backends.retry import RetryPolicy
 from storage.errors import StoreAuthError, StoreError
-from storage.retry import RetryPolicy
 
 CHUNK = 8 * 2**20  # bytes per streamed read or upload part
 T = TypeVar("T")

@@ -1,6 +1,6 @@
 """Training one bootstrap round from its job: in the task's own process, or as one of the
-training processes torchrun starts (`tasks.worker`). Every process reads the corpus, the table
-and the checkpoint from the store; rank 0 alone commits checkpoints and the round's model.
+training processes torchrun starts (`tasks.training.worker`). Every process reads the corpus,
+the table and the checkpoint from the store; rank 0 alone commits checkpoints and the round's model.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from lightrnn.train import Trainer, TrainProgress
 from lightrnn.train.state import cpu_copy
 from tasks import names
 from tasks.artifacts import corpus_dir, get_table, put_model
-from tasks.checkpoints import CheckpointTarget
 from tasks.curves import CurveWriter
 from tasks.refs import ModelInfo, Ref, RoundJob
 from tasks.runlog import tell
+from tasks.training.checkpoints import CheckpointTarget
 
 Log = logging.Logger | logging.LoggerAdapter
 

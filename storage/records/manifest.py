@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from storage.errors import IntegrityError, InvalidInputError
-from storage.layout import is_sha256
-from storage.names import check_name, parse_ref
+from storage.records.layout import is_sha256
+from storage.records.refnames import check_name, parse_ref
 
 FORMAT = 1
 SHAPES = ("file", "directory")  # what `get` hands back: the single file, or the directory

@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage.errors import IntegrityError
-from storage.layout import is_sha256, ref_key
-from storage.manifest import Manifest, canonical_json
-from storage.names import format_ref, version_label
+from storage.records.layout import is_sha256, ref_key
+from storage.records.manifest import Manifest, canonical_json
+from storage.records.refnames import format_ref, version_label
 
 
 @dataclass(frozen=True)

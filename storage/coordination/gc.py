@@ -18,8 +18,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from storage.backends.objects import Entry
+from storage.coordination.markers import (
+    GcMarker,
+    PendingWork,
+    Timings,
+    dead_collectors,
+    read_pending,
+)
 from storage.errors import InvalidInputError
-from storage.layout import (
+from storage.records.layout import (
     BLOBS,
     LEASES,
     MANIFESTS,
@@ -33,10 +41,8 @@ from storage.layout import (
     split_ref_key,
     split_retraction_key,
 )
-from storage.markers import GcMarker, PendingWork, Timings, dead_collectors, read_pending
-from storage.names import format_ref
-from storage.objects import Entry
-from storage.records import Records
+from storage.records.reader import Records
+from storage.records.refnames import format_ref
 from storage.redact import get_logger
 
 log = get_logger(__name__)

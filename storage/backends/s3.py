@@ -22,14 +22,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from storage.backends.objects import CHUNK, Objects
+from storage.backends.retry import RetryPolicy
 from storage.errors import (
     StoreAuthError,
     StoreConnectionError,
     StoreError,
     StoreUnavailableError,
 )
-from storage.objects import CHUNK, Objects
-from storage.retry import RetryPolicy
 
 MAX_PARTS = 10_000  # S3's limit on the parts of one multipart upload
 UPLOAD_CONCURRENCY = 2  # parts in flight: measured peak ~4 parts of memory (botocore copies)
