@@ -9,6 +9,7 @@ report their processes' peak RSS, which importing torch would inflate by a few h
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -58,6 +59,11 @@ def device_name(device: torch.device) -> str:
         import torch
 
         return torch.cuda.get_device_name(device)
+    return cpu_name()
+
+
+def cpu_name() -> str:
+    """The processor's model name (/proc/cpuinfo), else what platform knows."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -138,10 +144,15 @@ def available_memory_gib(device: torch.device) -> float:
 
 
 def reset_peak_memory(device: torch.device) -> None:
+    """Start a new peak: the device's allocator statistics, or on the CPU the process's peak RSS
+    (Linux: writing 5 to /proc/self/clear_refs resets VmHWM to the current RSS)."""
     if device.type == "cuda":
         import torch
 
         torch.cuda.reset_peak_memory_stats(device)
+        return
+    with contextlib.suppress(OSError):  # not Linux: the peak stays the process's since start
+        Path("/proc/self/clear_refs").write_text("5")
 
 
 def peak_memory_gib(device: torch.device) -> float:

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 if not __package__:  # run as `python bench/gcide.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
@@ -99,6 +100,18 @@ def prepare_shards(text_dir: Path, shards_dir: Path, min_count: int) -> dict[str
         "unk_tokens": {s: info.unk_tokens for s, info in corpus.splits.items()},
         "digest": corpus.digest,
     }
+
+
+def facts(saved: dict[str, Any]) -> dict[str, str]:
+    """Named figures for the docs (bench/docs_numbers.py): vocab_size, min_count, and per
+    split its lines, tokens and <unk> tokens (`train/tokens`, ...)."""
+    prepared = saved["prepared"]
+    out = {"vocab_size": f"{prepared['vocab_size']:,}", "min_count": str(prepared["min_count"])}
+    for split, info in saved["files"].items():
+        out[f"{split}/lines"] = f"{info['lines']:,}"
+        out[f"{split}/tokens"] = f"{prepared['tokens'][split]:,}"
+        out[f"{split}/unk"] = f"{prepared['unk_tokens'][split]:,}"
+    return out
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

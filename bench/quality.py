@@ -7,6 +7,8 @@ Every model runs in this process on the same tokenized corpus (PTB and WikiText-
 Budgets (`--budgets`, bench/quality_run.py):
 
     steps:N            the same number of training steps
+    paced:SECONDS      the same training seconds, deterministically: each model trains
+                       SECONDS / (its step time, measured alone once) steps (quality_pace.py)
     time:SECONDS       the same training seconds (LightRNN's reallocations count against them)
     convergence:CAP    until validation stops improving (lr decay, early stopping), capped
     params:<budget>    LightRNN enlarged to the full softmax's parameter count, under <budget>
@@ -17,7 +19,8 @@ LightRNN's options are variants (`--variants tie+k2000,plain`: weight tying, a K
 the assignment method, a cost sample, a hidden size). `--seeds 0,1,2` repeats every row;
 `--append` keeps the rows of the output file that this run does not redo, so a study is built
 from several commands. Writes bench/results/quality-<device>.json ({"results": [...], "markdown",
-"targets"}) and two plots beside it: test perplexity against training seconds and parameters.
+"targets"}) and two plots beside it (named after the output file): test perplexity against
+parameters with the Pareto front, and validation perplexity against training seconds.
 
     .venv/bin/python bench/quality.py --corpora wikitext-2 --budgets time:900 --seeds 0,1,2
 """
@@ -36,7 +39,7 @@ import torch
 if not __package__:  # run as `python bench/quality.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench import common, quality_report
+from bench import common, quality_pace, quality_report
 from bench.common import ROOT
 from bench.quality_run import MODELS, Budget, Size, Variant, run
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
@@ -78,11 +81,26 @@ def load(root: str) -> dict[str, Any]:
     return {**splits, "vocab": len(load_corpus(root).vocab)}
 
 
-def previous_rows(path: str, append: bool) -> list[dict[str, Any]]:
-    """With --append, the rows already in the output file."""
+def previous(path: str, append: bool, what: str = "results") -> Any:
+    """With --append, the rows (or the calibrations) already in the output file."""
+    empty: Any = [] if what == "results" else {}
     if not append or not Path(path).is_file():
-        return []
-    return list(json.loads(Path(path).read_text()).get("results", []))
+        return empty
+    return json.loads(Path(path).read_text()).get(what, empty)
+
+
+def provenance(argv: list[str] | None, device: torch.device) -> dict[str, Any]:
+    """What a row was measured with: code version, command, threads, torch, processor, load."""
+    env = common.environment(device)
+    return {
+        "commit": env["git_commit"],
+        "command": common.command_line("quality.py", argv),
+        "threads": env["torch_threads"],
+        "torch": env["torch"],
+        "cpu": common.cpu_name(),
+        "device": env["device_name"],
+        "load_average_1m": env["load_average_1m"],
+    }
 
 
 def put_row(rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
@@ -97,7 +115,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--budgets",
         default="time:600",
-        help="steps:N, time:S, convergence:S, params:<budget> (comma-separated)",
+        help="steps:N, paced:S, time:S, convergence:S, params:<budget> (comma-separated)",
     )
     p.add_argument("--models", default=",".join(MODELS), help=f"any of {','.join(MODELS)}")
     p.add_argument(
@@ -105,6 +123,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="tie+k2000",
         help="LightRNN options, comma-separated: "
         "plain, or parts joined by + (tie, kN, exact|sparse|greedy, costN, hN, rN rounds)",
+    )
+    p.add_argument(
+        "--baseline-variants",
+        default="plain",
+        help="the full and adaptive softmax's options, comma-separated: plain, or parts joined "
+        "by + (tie: full only; cA_B cutoffs and dX div_value: adaptive only; hN; lrX)",
     )
     p.add_argument("--seeds", default="0")
     p.add_argument(
@@ -146,10 +170,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.corpora = common.names(p, args.corpora, list(CORPORA), "corpora")
     args.budgets = [Budget.parse(b) for b in args.budgets.split(",") if b]
     args.variants = [Variant.parse(v) for v in args.variants.split(",") if v]
+    args.baseline_variants = [Variant.parse(v) for v in args.baseline_variants.split(",") if v]
     args.seeds = common.sizes(args.seeds)
     if args.rounds < 1:
         p.error(f"--rounds {args.rounds}: at least 1")
     return args
+
+
+def one_row(
+    job: tuple, calibration: dict[str, dict], argv: list[str] | None, device: torch.device
+) -> dict[str, Any]:
+    """Train and evaluate one (corpus, model, variant, budget, seed); under a paced budget,
+    calibrate the model's step time first unless a row of the same computation already did."""
+    name, corpus, model, variant, budget, size, seed = job
+    paced, key = 0, None
+    if budget.kind == "paced":
+        key = quality_pace.step_key(name, model, variant, size, torch.get_num_threads())
+        if key not in calibration:
+            calibration[key] = quality_pace.measure(corpus, model, variant, size)
+        rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
+        paced = quality_pace.paced_steps(budget.amount, calibration[key]["step_seconds"], rounds)
+    common.reset_peak_memory(device)
+    row = {"corpus": name, "budget": budget.name}
+    row |= run(corpus, model, variant, budget, size, seed, paced_steps=paced)
+    row["peak_mib"] = round(common.peak_memory_gib(device) * 1024, 1)
+    row["provenance"] = provenance(argv, device) | ({"step_key": key} if key else {})
+    print(
+        f"{name} {budget.name} {model} {row['variant']} seed {seed}: "
+        f"test ppl {row['test_ppl']:.1f}, {row['steps']:,} steps, "
+        f"{row['train_seconds']:.0f} s, peak {row['peak_mib']:,.0f} MiB",
+        file=sys.stderr,
+        flush=True,
+    )
+    return row
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -170,10 +223,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.device,
     )
     out = args.out or str(ROOT / f"bench/results/quality-{device.type}.json")
-    rows = previous_rows(out, args.append)
+    rows: list[dict[str, Any]] = previous(out, args.append)
+    calibration: dict[str, dict] = previous(out, args.append, "calibration")
     for other in filter(None, args.merge.split(",")):
-        for row in previous_rows(other, True):
+        for row in previous(other, True):
             put_row(rows, row)
+        calibration |= previous(other, True, "calibration")
     skipped: dict[str, str] = {}
 
     def result(done: bool) -> dict[str, Any]:
@@ -185,6 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "clock": "process CPU seconds" if device.type == "cpu" else "wall seconds",
             "complete": done,
             "skipped": skipped,
+            "calibration": calibration,
             "results": rows,
             "targets": targets,
             "markdown": quality_report.markdown(rows)
@@ -204,26 +260,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 for model in args.models:
                     if budget.match_params and not model.startswith("lightrnn"):
                         continue  # the baselines' row is the budget's own
-                    variants = args.variants if model.startswith("lightrnn") else [None]
-                    for variant in variants:
+                    lightrnn = model.startswith("lightrnn")
+                    for variant in args.variants if lightrnn else args.baseline_variants:
+                        if not variant.fits(model):
+                            continue  # e.g. a shortlist for the adaptive softmax
                         for seed in args.seeds:
-                            row = {
-                                "corpus": name,
-                                "budget": budget.name,
-                                **run(corpus, model, variant or Variant(), budget, size, seed),
-                            }
-                            print(
-                                f"{name} {budget.name} {model} {row['variant']} seed {seed}: "
-                                f"test ppl {row['test_ppl']:.1f}, {row['steps']:,} steps, "
-                                f"{row['train_seconds']:.0f} s",
-                                file=sys.stderr,
-                                flush=True,
-                            )
-                            put_row(rows, row)
+                            job = (name, corpus, model, variant, budget, size, seed)
+                            put_row(rows, one_row(job, calibration, argv, device))
                             results.save()
     done = results.finish()
     if not args.no_plots and rows:
-        done["plots"] = [str(p) for p in quality_report.plots(rows, Path(out).parent, device.type)]
+        made = quality_report.plots(rows, Path(out).parent, Path(out).stem)
+        done["plots"] = [str(p) for p in made]
     return done
 
 

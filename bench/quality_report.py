@@ -1,5 +1,6 @@
 """The quality study's tables and plots: rows grouped over seeds (mean and spread), the targets,
-perplexity against training seconds and against parameters (matplotlib PNGs)."""
+test perplexity against parameters with the Pareto front, validation curves against training
+seconds (matplotlib PNGs), and the named figures the docs cite (`facts`)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from bench.common import markdown_table, target, target_lines
+from bench.common import fmt, markdown_table, target, target_lines
 
 KEY = ("corpus", "budget", "model", "variant")
 
@@ -38,12 +39,16 @@ def grouped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "valid_ppl": statistics.mean(m["valid_ppl"] for m in members),
                 "test_ppl": statistics.mean(tests),
                 "test_spread": max(tests) - min(tests),
+                "realloc_seconds": statistics.mean(m.get("realloc_seconds", 0) for m in members),
+                "peak_mib": max((m.get("peak_mib") or 0) for m in members) or None,
             }
         )
     return out
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
+    """The grouped rows as a table (a peak-memory column where the rows measured it)."""
+    peaks = any(r.get("peak_mib") for r in rows)
     table = [
         [
             g["corpus"],
@@ -58,6 +63,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             f"{g['valid_ppl']:.1f}",
             f"{g['test_ppl']:.1f}" + (f" ± {g['test_spread'] / 2:.1f}" if g["seeds"] > 1 else ""),
         ]
+        + ([fmt(g["peak_mib"], ",.0f")] if peaks else [])
         for g in grouped(rows)
     ]
     headers = [
@@ -72,8 +78,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "train s",
         "valid ppl",
         "test ppl",
-    ]
-    return markdown_table(headers, table, "llllrrrrrrr")
+    ] + (["peak MiB"] if peaks else [])
+    return markdown_table(headers, table, "llllrrrrrrr" + ("r" if peaks else ""))
 
 
 GOALS = {
@@ -111,35 +117,115 @@ def target_text(found: dict[str, dict[str, Any]]) -> str:
     return target_lines(found, lambda v: f"{v:.3f}") if found else "(no target measured)"
 
 
-def plots(rows: list[dict[str, Any]], folder: Path, device: str) -> list[Path]:
-    """Test perplexity against training seconds, and against parameters, per corpus."""
+def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points no other point beats on both axes (fewer parameters and lower perplexity),
+    by increasing parameters."""
+    front: list[tuple[float, float]] = []
+    for x, y in sorted(points):
+        if not front or y < front[-1][1]:
+            front.append((x, y))
+    return front
+
+
+def label(g: dict[str, Any]) -> str:
+    return g["model"] + ("" if g["variant"] in ("-", "plain") else f" {g['variant']}")
+
+
+def plots(rows: list[dict[str, Any]], folder: Path, stem: str) -> list[Path]:
+    """Per corpus: test perplexity against parameters with the Pareto front drawn
+    (`STEM-params.png`), and validation perplexity against training seconds, one curve per
+    run from its evaluations (`STEM-curves.png`; seed 0 of each group)."""
+    corpora = sorted({r["corpus"] for r in rows})
     made = []
-    for axis, label, log_x in (
-        ("train_seconds", "training seconds", False),
-        ("params", "parameters", True),
-    ):
-        corpora = sorted({r["corpus"] for r in rows})
-        fig, axes = plt.subplots(
-            1, len(corpora), figsize=(6 * len(corpora), 4), dpi=110, squeeze=False
-        )
-        for ax, corpus in zip(axes[0], corpora, strict=True):
-            for g in [g for g in grouped(rows) if g["corpus"] == corpus]:
-                name = g["model"] + ("" if g["variant"] in ("-", "plain") else f" {g['variant']}")
-                ax.scatter(g[axis], g["test_ppl"], s=30)
-                ax.annotate(
-                    f"{name} ({g['budget']})",
-                    (g[axis], g["test_ppl"]),
-                    fontsize=7,
-                    textcoords="offset points",
-                    xytext=(4, 3),
-                )
-            ax.set_xscale("log" if log_x else "linear")
-            ax.set_xlabel(label)
-            ax.set_ylabel("test perplexity")
-            ax.set_title(corpus)
-        fig.tight_layout()
-        path = folder / f"quality-{device}-{axis.replace('_', '-')}.png"
-        fig.savefig(path)
-        plt.close(fig)
-        made.append(path)
+    fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4), dpi=110, squeeze=False)
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        groups = [g for g in grouped(rows) if g["corpus"] == corpus]
+        for g in groups:
+            ax.scatter(g["params"], g["test_ppl"], s=30)
+            ax.annotate(
+                f"{label(g)} ({g['budget']})",
+                (g["params"], g["test_ppl"]),
+                fontsize=7,
+                textcoords="offset points",
+                xytext=(4, 3),
+            )
+        front = pareto([(g["params"], g["test_ppl"]) for g in groups])
+        ax.step(*zip(*front, strict=True), where="post", color="grey", lw=1, label="Pareto front")
+        ax.set_xscale("log")
+        ax.set_xlabel("parameters")
+        ax.set_ylabel("test perplexity")
+        ax.set_title(corpus)
+        ax.legend(fontsize=7)
+    made.append(save(fig, folder / f"{stem}-params.png"))
+    fig, axes = plt.subplots(1, len(corpora), figsize=(6 * len(corpora), 4), dpi=110, squeeze=False)
+    for ax, corpus in zip(axes[0], corpora, strict=True):
+        for r in rows:
+            if r["corpus"] == corpus and r.get("curve") and r["seed"] == min_seed(rows, r):
+                xs = [c["seconds"] for c in r["curve"]]
+                ys = [c["valid_ppl"] for c in r["curve"]]
+                ax.plot(xs, ys, marker=".", lw=1, label=f"{label(r)} ({r['budget']})")
+        ax.set_yscale("log")
+        ax.set_xlabel("training seconds")
+        ax.set_ylabel("validation perplexity")
+        ax.set_title(corpus)
+        if ax.lines:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no evaluation history in these rows", ha="center", va="center")
+    made.append(save(fig, folder / f"{stem}-curves.png"))
     return made
+
+
+def min_seed(rows: list[dict[str, Any]], row: dict[str, Any]) -> int:
+    """The lowest seed among the rows of `row`'s group."""
+    return min(r["seed"] for r in rows if all(r[k] == row[k] for k in KEY))
+
+
+def save(fig: Any, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def facts(saved: dict[str, Any]) -> dict[str, str]:
+    """Named figures for the docs (bench/docs_numbers.py): per row group
+    `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}`, and for
+    two groups of one corpus and budget (or a `params-` budget and its base)
+    `A/vs/MODEL/VARIANT/{ratio,gain,fewer_params,seconds_ratio}`: test perplexity A / B, 1 - that
+    in percent, B's parameters / A's, A's training seconds / B's."""
+    groups = grouped(saved["results"])
+    out: dict[str, str] = {}
+    for g in groups:
+        key = "/".join(g[k] for k in KEY)
+        out[f"{key}/test"] = f"{g['test_ppl']:.1f}"
+        out[f"{key}/spread"] = f"{g['test_spread'] / 2:.1f}"
+        out[f"{key}/valid"] = f"{g['valid_ppl']:.1f}"
+        out[f"{key}/steps"] = f"{g['steps']:,.0f}"
+        out[f"{key}/seconds"] = f"{g['train_seconds']:,.0f}"
+        out[f"{key}/params"] = f"{g['params'] / 1e6:.2f}M"
+        out[f"{key}/hidden"] = str(g["hidden"])
+        out[f"{key}/seeds"] = str(g["seeds"])
+        out[f"{key}/realloc_seconds"] = f"{g['realloc_seconds']:,.0f}"
+    for a in groups:
+        for b in groups:
+            base = a["budget"].removeprefix("params-")
+            if a is b or a["corpus"] != b["corpus"] or b["budget"] not in (a["budget"], base):
+                continue
+            key = "/".join(a[k] for k in KEY) + f"/vs/{b['model']}/{b['variant']}"
+            ratio = a["test_ppl"] / b["test_ppl"]
+            out[f"{key}/ratio"] = f"{ratio:.2f}"
+            out[f"{key}/gain"] = f"{(1 - ratio) * 100:.1f}%"
+            out[f"{key}/fewer_params"] = f"{b['params'] / a['params']:.0f}x"
+            out[f"{key}/seconds_ratio"] = f"{a['train_seconds'] / b['train_seconds']:.2f}"
+    return out
+
+
+if __name__ == "__main__":  # redraw a results file's plots: python -m bench.quality_report FILE
+    import json
+    import sys
+
+    for name in sys.argv[1:]:
+        path = Path(name)
+        for made in plots(json.loads(path.read_text())["results"], path.parent, path.stem):
+            print(made)

@@ -2,7 +2,9 @@
 
 Budgets (`Budget.kind`):
     steps        the same number of training steps for every model
-    time         the same training seconds for every model (what a user's hour buys)
+    paced        the same training seconds, deterministic: each model trains round(S / its
+                 step seconds) steps, its step time measured alone first (bench/quality_pace.py)
+    time         the same training seconds for every model, read off the clock as it trains
     convergence  until validation stops improving (lr decay, early stopping), capped in minutes
 LightRNN trains in rounds like the pipeline: a new Trainer per round that carries the weights,
 the optimizer and the lr schedule over; `lightrnn` reallocates between rounds, `lightrnn-random`
@@ -30,6 +32,7 @@ from lightrnn.table import Table
 from lightrnn.train import TrainConfig, Trainer, resolve_device
 
 MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
+KINDS = ("steps", "paced", "time", "convergence")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Budget:
     `convergence:1800` (the cap in seconds), or `params:<one of those>` (LightRNN enlarged to the
     full softmax's parameter count, under that budget)."""
 
-    kind: str  # "steps", "time" or "convergence"
+    kind: str  # "steps", "paced", "time" or "convergence"
     amount: float
     match_params: bool = False
 
@@ -46,10 +49,10 @@ class Budget:
     def parse(cls, text: str) -> Budget:
         match = text.startswith("params:")
         kind, _, amount = text.removeprefix("params:").partition(":")
-        if kind not in ("steps", "time", "convergence") or not amount.replace(".", "").isdigit():
+        if kind not in KINDS or not amount.replace(".", "").isdigit():
             raise SystemExit(
-                f"budget {text!r}: write steps:N, time:SECONDS, convergence:SECONDS "
-                "or params:<one of those>"
+                f"budget {text!r}: write steps:N, paced:SECONDS, time:SECONDS, "
+                "convergence:SECONDS or params:<one of those>"
             )
         return cls(kind, float(amount), match)
 
@@ -65,7 +68,9 @@ class Budget:
 
 @dataclass(frozen=True)
 class Variant:
-    """LightRNN's options, written like `tie+k2000+sparse+cost400000` ("plain": none)."""
+    """A model's options, written like `tie+k2000+sparse+cost400000` ("plain": none). LightRNN:
+    all but cA_B and dX; the full softmax: tie, hN, lrX; the adaptive softmax: cA_B (its
+    cutoffs), dX (its div_value), hN, lrX."""
 
     tie: bool = False
     shortlist: int = 0
@@ -73,6 +78,9 @@ class Variant:
     cost_tokens: int = 0  # 0 = all training tokens
     hidden: int = 0  # 0 = the run's size (the `params` budget sets it)
     rounds: int = 0  # 0 = the run's --rounds
+    cutoffs: tuple[int, ...] = ()  # adaptive softmax; () = the library's default
+    div: float = 0.0  # adaptive softmax's div_value; 0 = the library's default (4)
+    lr: float = 0.0  # 0 = the run's --lr
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -90,11 +98,27 @@ class Variant:
                 v = replace(v, rounds=int(m[1]))
             elif m := re.fullmatch(r"h(\d+)", token):
                 v = replace(v, hidden=int(m[1]))
+            elif m := re.fullmatch(r"c(\d+(?:_\d+)*)", token):
+                v = replace(v, cutoffs=tuple(int(c) for c in m[1].split("_")))
+            elif m := re.fullmatch(r"d(\d+(?:\.\d+)?)", token):
+                v = replace(v, div=float(m[1]))
+            elif m := re.fullmatch(r"lr(\d+(?:\.\d+)?(?:e-?\d+)?)", token):
+                v = replace(v, lr=float(m[1]))
             else:
                 raise SystemExit(
-                    f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, rN"
+                    f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, "
+                    "rN, cA_B (adaptive cutoffs), dX (adaptive div_value), lrX"
                 )
         return v
+
+    def fits(self, model: str) -> bool:
+        """Whether every option applies to `model` (a study skips the pairs that do not)."""
+        lightrnn_only = (self.shortlist, self.allocate != "auto", self.cost_tokens, self.rounds)
+        if model == "full":
+            return not any(lightrnn_only) and not self.cutoffs and not self.div
+        if model == "adaptive":
+            return not any(lightrnn_only) and not self.tie
+        return not self.cutoffs and not self.div
 
 
 @dataclass(frozen=True)
@@ -118,7 +142,15 @@ def build(model: str, variant: Variant, vocab: int, size: Size, seed: int) -> Re
     if model in ("full", "adaptive"):
         return BaselineLM(
             BaselineConfig(
-                vocab, size.hidden, size.hidden, size.layers, size.dropout, softmax=model
+                vocab,
+                h,
+                h,
+                size.layers,
+                size.dropout,
+                softmax=model,
+                cutoffs=variant.cutoffs,
+                div_value=variant.div or 4.0,
+                tie=variant.tie,
             )
         )
     config = LightRNNConfig(
@@ -153,17 +185,20 @@ def budget_clock(device: str) -> Callable[[], float]:
     return time.process_time if resolve_device(device).type == "cpu" else time.perf_counter
 
 
-def train_config(budget: Budget, size: Size, seed: int, rounds: int) -> TrainConfig:
-    """One round's training: a share of the steps; under `time` and `convergence` the seconds
-    are set per round by `run`."""
+def train_config(
+    budget: Budget, size: Size, seed: int, rounds: int, lr: float = 0.0, paced_steps: int = 0
+) -> TrainConfig:
+    """One round's training: a share of the steps (`paced_steps` under a paced budget); under
+    `time` and `convergence` the seconds are set per round by `run`."""
     convergence = budget.kind == "convergence"
-    steps = int(budget.amount) // rounds if budget.kind == "steps" else 10_000_000
+    total = paced_steps if budget.kind == "paced" else int(budget.amount)
+    steps = total // rounds if budget.kind in ("steps", "paced") else 10_000_000
     every = max(100, min(1000, steps // 4)) if budget.kind == "steps" else size.eval_every
     return TrainConfig(
         batch_size=size.batch,
         bptt=size.bptt,
         optimizer="adam",
-        lr=size.lr,
+        lr=lr or size.lr,
         clip=0.25,
         max_steps=steps,
         eval_every=every,
@@ -179,11 +214,18 @@ def train_config(budget: Budget, size: Size, seed: int, rounds: int) -> TrainCon
 
 
 def run(
-    corpus: dict[str, Any], model: str, variant: Variant, budget: Budget, size: Size, seed: int
+    corpus: dict[str, Any],
+    model: str,
+    variant: Variant,
+    budget: Budget,
+    size: Size,
+    seed: int,
+    paced_steps: int = 0,
 ) -> dict[str, Any]:
-    """Train in rounds; evaluate on the whole validation and test splits; one result row.
-    Under a time budget the reallocations count against it: what is left is shared evenly by
-    the remaining rounds."""
+    """Train in rounds; evaluate on the whole validation and test splits; one result row with
+    its validation curve (every evaluation: round, step, clock seconds, perplexity). Under a
+    time budget the reallocations count against it: what is left is shared evenly by the
+    remaining rounds; under a paced budget the model trains `paced_steps` steps."""
     train, valid, test, vocab = corpus["train"], corpus["valid"], corpus["test"], corpus["vocab"]
     hidden = variant.hidden or size.hidden
     if budget.match_params and model.startswith("lightrnn"):
@@ -191,17 +233,30 @@ def run(
         hidden = lightrnn_hidden_for(full.num_parameters(), vocab, variant, size)
     net = build(model, replace(variant, hidden=hidden), vocab, size, seed)
     rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
-    base = train_config(budget, size, seed, rounds)
+    base = train_config(budget, size, seed, rounds, variant.lr, paced_steps)
     clock = budget_clock(size.device)
     carried, steps, spent, train_s, history = None, 0, 0.0, 0.0, []
+    curve: list[dict[str, Any]] = []
     for k in range(1, rounds + 1):
         share = (budget.amount - spent) / (rounds - k + 1)
-        trainer = Trainer(net, train, valid, base)
+        start_clock, start_steps, start_train = clock(), steps, train_s
+
+        def evaluated(
+            entry: dict,
+            k: int = k,
+            t0: float = start_clock,
+            s0: int = start_steps,
+            done: float = start_train,
+        ) -> None:
+            at = {"round": k, "step": s0 + entry["step"], "seconds": done + clock() - t0}
+            curve.append(at | {"valid_ppl": entry["valid_ppl"]})
+
+        trainer = Trainer(net, train, valid, base, evaluated=evaluated)
         if carried is not None:
             trainer.optimizer.load_state_dict(carried[0])
             trainer.scheduler.load_state_dict(carried[1])
         before = clock()
-        if budget.kind == "steps":
+        if budget.kind in ("steps", "paced"):
             trainer.run()
         else:  # in short pauses (bitwise the same as one run) until the share is used
             while not trainer.state.done and clock() - before < share:
@@ -235,7 +290,7 @@ def run(
         history.append(entry)
     return {
         "model": model,
-        "variant": "-" if model in ("full", "adaptive") else variant_name(variant),
+        "variant": variant_name(variant, baseline=model in ("full", "adaptive")),
         "seed": seed,
         "params": net.num_parameters(),
         "hidden": hidden,
@@ -245,13 +300,18 @@ def run(
         "valid_ppl": evaluate(net, valid, 10, size.bptt).ppl,
         "test_ppl": evaluate(net, test, 10, size.bptt).ppl,
         "rounds": history,
+        "curve": curve,
     }
 
 
-def variant_name(v: Variant) -> str:
+def variant_name(v: Variant, baseline: bool = False) -> str:
+    """The variant as `Variant.parse` reads it; a baseline's plain variant is "-"."""
     parts = (["tie"] if v.tie else []) + ([f"k{v.shortlist}"] if v.shortlist else [])
     parts += [v.allocate] if v.allocate != "auto" else []
     parts += [f"cost{v.cost_tokens}"] if v.cost_tokens else []
     parts += [f"h{v.hidden}"] if v.hidden else []
     parts += [f"r{v.rounds}"] if v.rounds else []
-    return "+".join(parts) or "plain"
+    parts += ["c" + "_".join(map(str, v.cutoffs))] if v.cutoffs else []
+    parts += [f"d{v.div:g}"] if v.div else []
+    parts += [f"lr{v.lr:g}"] if v.lr else []
+    return "+".join(parts) or ("-" if baseline else "plain")

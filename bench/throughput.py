@@ -6,7 +6,8 @@ CUDA events on the GPU), tokens (words) per second, parameters, peak memory
 (torch.cuda.max_memory_allocated on the GPU, the process's peak RSS on the CPU), and batch-1
 per-word inference latency, each word's log-prob read back on the host before the next word goes
 in: "eager" calls the model on one word, "fast" is `lightrnn.infer` (a CUDA graph per word on the
-GPU, the same static-buffer step run eagerly on the CPU). Models: `lightrnn`, `full`,
+GPU, the same static-buffer step run eagerly on the CPU). Models: `lightrnn` (plain), `hybrid`
+(tied, `--shortlist` K words outside the table, as every profile trains it), `full`,
 `adaptive`, and `floor`: the same LSTM over the doubled (row, column) sequence with no output
 layer, which no LightRNN step can beat.
 
@@ -70,6 +71,7 @@ def parse(argv: list[str] | None) -> tuple[argparse.Namespace, list[str], list[i
     p.add_argument("--layers", type=int, default=Setting.layers)
     p.add_argument("--batch", type=int, default=Setting.batch)
     p.add_argument("--bptt", type=int, default=Setting.bptt, help="words per window")
+    p.add_argument("--shortlist", type=int, default=Setting.shortlist, help="the hybrid's K")
     p.add_argument("--steps", type=int, default=Setting.steps, help="timed training steps")
     p.add_argument("--warmup", type=int, default=Setting.warmup, help="untimed steps first")
     p.add_argument("--infer-words", type=int, default=Setting.infer_words)

@@ -1,5 +1,6 @@
-"""What bench/throughput.py concludes from its rows: LightRNN against the floor and the
-baselines per |V|, the issue's targets checked on whatever ran, and the Markdown tables."""
+"""What bench/throughput.py concludes from its rows: LightRNN (plain, and the hybrid every
+profile trains) against the floor and the baselines per |V|, the issue's targets checked on
+whatever ran, and the Markdown tables."""
 
 from __future__ import annotations
 
@@ -30,13 +31,16 @@ def summarise(rows: list[dict], sizes: list[int]) -> list[dict]:
     for v in sizes:
         got = {r["model"]: r for r in rows if r["vocab_size"] == v and "skipped" not in r}
         light, floor = got.get("lightrnn"), got.get("floor")
-        full, adaptive = got.get("full"), got.get("adaptive")
+        full, adaptive, hybrid = got.get("full"), got.get("adaptive"), got.get("hybrid")
         out.append(
             {
                 "vocab_size": v,
                 "lightrnn_vs_floor": ratio(light, floor, "ms_step"),
                 "speedup_vs_full": ratio(light, full, "tokens_per_s"),
                 "speedup_vs_adaptive": ratio(light, adaptive, "tokens_per_s"),
+                "hybrid_vs_floor": ratio(hybrid, floor, "ms_step"),
+                "hybrid_speedup_vs_adaptive": ratio(hybrid, adaptive, "tokens_per_s"),
+                "hybrid_speedup_vs_full": ratio(hybrid, full, "tokens_per_s"),
                 "infer_fast_ms": light.get("infer_fast_ms") if light else None,
                 "infer_fast_vs_full_fast": ratio(light, full, "infer_fast_ms"),
                 "infer_fast_vs_full_eager": (
@@ -121,6 +125,9 @@ def markdown(rows: list[dict], summary: list[dict], targets: dict[str, dict]) ->
             "LightRNN tokens/s vs full",
             "vs adaptive",
             "LightRNN fast batch-1 vs full fast",
+            "hybrid / floor",
+            "hybrid tokens/s vs adaptive",
+            "vs full",
         ],
         [
             [
@@ -129,10 +136,13 @@ def markdown(rows: list[dict], summary: list[dict], targets: dict[str, dict]) ->
                 fmt(s["speedup_vs_full"], ".1f"),
                 fmt(s["speedup_vs_adaptive"], ".1f"),
                 fmt(s["infer_fast_vs_full_fast"], ".2f"),
+                fmt(s["hybrid_vs_floor"], ".2f"),
+                fmt(s["hybrid_speedup_vs_adaptive"], ".1f"),
+                fmt(s["hybrid_speedup_vs_full"], ".1f"),
             ]
             for s in summary
         ],
-        "rrrrr",
+        "rrrrrrrr",
     )
     checks = target_lines(targets, lambda value: fmt(value, ".3g"))
     return f"{main}\n\n{side}\n\n{checks}"
@@ -147,3 +157,32 @@ def best(repeats: list[dict[str, Any]]) -> dict[str, Any]:
     row = dict(min(measured, key=lambda r: r["ms_step"]))
     row["repeats_ms_step"] = [r["ms_step"] for r in measured]
     return row
+
+
+def facts(saved: dict[str, Any]) -> dict[str, str]:
+    """Named figures for the docs (bench/docs_numbers.py): `V/MODEL/{ms_step,tokens_s,params,
+    peak_gib,infer_fast_ms}` per measured row, and per |V| the ratios of the summary
+    (`V/lightrnn_vs_floor`, `V/speedup_vs_full`, ..., `V/infer_fast_speedup_vs_full`) and
+    `V/MODEL/fewer_params_than/OTHER`."""
+    out: dict[str, str] = {}
+    rows = [r for r in saved["rows"] if "skipped" not in r]
+    for r in rows:
+        key = f"{r['vocab_size']}/{r['model']}"
+        out[f"{key}/ms_step"] = f"{r['ms_step']:,.1f}"
+        out[f"{key}/tokens_s"] = f"{r['tokens_per_s']:,.0f}"
+        out[f"{key}/params"] = count(r["parameters"])
+        out[f"{key}/peak_gib"] = f"{r['peak_mem_gib']:.2f}"
+        out[f"{key}/infer_fast_ms"] = fmt(r.get("infer_fast_ms"), ".3f")
+        for other in rows:
+            if other["vocab_size"] == r["vocab_size"] and other is not r:
+                share = other["parameters"] / r["parameters"]
+                out[f"{key}/fewer_params_than/{other['model']}"] = f"{share:.0f}x"
+    for s in saved["summary"]:
+        for name, value in s.items():
+            if name != "vocab_size":
+                spec = ".3f" if name.endswith("_ms") else ".1f"
+                spec = ".2f" if name.endswith(("floor", "fast", "eager")) else spec
+                out[f"{s['vocab_size']}/{name}"] = fmt(value, spec)
+        fast = s.get("infer_fast_vs_full_fast")
+        out[f"{s['vocab_size']}/infer_fast_speedup_vs_full"] = fmt(fast and 1 / fast, ".0f", "x")
+    return out

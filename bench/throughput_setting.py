@@ -19,7 +19,9 @@ from lightrnn.checkpoint import build_model, count_parameters
 from lightrnn.recurrent import RecurrentLM
 from lightrnn.table import Table, table_shape
 
-MODELS = ("floor", "lightrnn", "adaptive", "full")  # cheapest first
+MODELS = ("floor", "lightrnn", "hybrid", "adaptive", "full")  # cheapest first
+# `hybrid`: LightRNN as every profile trains it, tied, its K most frequent words (`--shortlist`)
+# predicted by an ordinary softmax beside the rows.
 
 
 @dataclass(frozen=True)
@@ -38,22 +40,34 @@ class Setting:
     amp: bool = True  # bf16 autocast on CUDA
     lr: float = 1.0  # SGD; the values trained do not matter here, only that they stay finite
     clip: float = 0.25
+    shortlist: int = 2000  # the hybrid's K (the demo, small and medium profiles'; large: 8000)
     seed: int = 0
     device: str = "auto"
     threads: int = 0  # torch CPU threads; 0 = torch's default
     profile: bool = False  # add the top operators of a few profiled steps to the JSON
 
 
+def shortlist(name: str, vocab_size: int, s: Setting) -> int:
+    """The hybrid's K at this |V| (the table keeps at least 2 words); 0 for every other model."""
+    return min(s.shortlist, vocab_size - 2) if name == "hybrid" else 0
+
+
 def spec(name: str, vocab_size: int, s: Setting) -> dict[str, Any]:
-    """`lightrnn`, `full` or `adaptive` as the library's model spec (embedding size = hidden)."""
-    return model_spec(name, vocab_size, embed=s.hidden, hidden=s.hidden, layers=s.layers, amp=s.amp)
+    """`lightrnn`, `hybrid`, `full` or `adaptive` as the library's model spec (embedding size =
+    hidden)."""
+    kind = "lightrnn" if name == "hybrid" else name
+    out = model_spec(kind, vocab_size, embed=s.hidden, hidden=s.hidden, layers=s.layers, amp=s.amp)
+    if name == "hybrid":
+        out["config"] |= {"shortlist": shortlist(name, vocab_size, s), "tie": True}
+    return out
 
 
 def build(name: str, vocab_size: int, s: Setting) -> RecurrentLM:
     """The model, on the current default device; LightRNN on a random table."""
     if name == "floor":
         return FloorLM(vocab_size, s.hidden, s.layers, s.amp)
-    table = Table.random(vocab_size, seed=s.seed) if name == "lightrnn" else None
+    words = vocab_size - shortlist(name, vocab_size, s)  # the table's words
+    table = Table.random(words, seed=s.seed) if name in ("lightrnn", "hybrid") else None
     return build_model(spec(name, vocab_size, s), table)
 
 
@@ -73,8 +87,9 @@ def estimate_gib(name: str, vocab_size: int, s: Setting, device: torch.device) -
     steps = s.batch * s.bptt * (1 if name in ("full", "adaptive") else 2)
     if name == "full":
         logits = s.batch * s.bptt * vocab_size
-    elif name == "lightrnn":
-        logits = s.batch * s.bptt * sum(table_shape(vocab_size))
+    elif name in ("lightrnn", "hybrid"):
+        k = shortlist(name, vocab_size, s)
+        logits = s.batch * s.bptt * (k + sum(table_shape(vocab_size - k)))
     elif name == "adaptive":
         logits = s.batch * s.bptt * (default_cutoffs(vocab_size)[0] + 4)
     else:

@@ -50,6 +50,7 @@ class BaselineConfig:
     cutoffs: tuple[int, ...] = ()  # adaptive only; () = default_cutoffs(vocab_size)
     div_value: float = 4.0  # adaptive only: each tail cluster's projection shrinks by this
     amp: bool = True  # bf16 autocast on CUDA
+    tie: bool = False  # full only: the output layer's weights are the input embedding
 
     def __post_init__(self) -> None:
         check_fields(self, "model.")
@@ -58,6 +59,12 @@ class BaselineConfig:
         )
         if self.softmax not in SOFTMAXES:
             raise ConfigError(f"softmax={self.softmax!r}: choose one of {list(SOFTMAXES)}")
+        if self.tie and (self.softmax != "full" or self.embed_dim != self.hidden_dim):
+            raise ConfigError(
+                f"tie=True with softmax={self.softmax!r}, embed_dim={self.embed_dim}, "
+                f"hidden_dim={self.hidden_dim}: tying needs the full softmax and "
+                "embed_dim == hidden_dim; change those, or set tie=False"
+            )
         cutoffs = tuple(int(c) for c in self.cutoffs) or default_cutoffs(self.vocab_size)
         if (
             list(cutoffs) != sorted(set(cutoffs))
@@ -90,6 +97,8 @@ class BaselineLM(RecurrentLM):
         self.drop = nn.Dropout(config.dropout)
         if config.softmax == "full":
             self.head: nn.Module = nn.Linear(h, V)
+            if config.tie:  # one [V, d] matrix reads and predicts words (Press & Wolf, 2017)
+                self.head.weight = self.embed.weight
         else:
             self.head = nn.AdaptiveLogSoftmaxWithLoss(
                 h, V, list(config.cutoffs), div_value=config.div_value

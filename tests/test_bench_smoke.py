@@ -30,7 +30,17 @@ def test_throughput_measures_every_model_and_size(tmp_path):
     out = tmp_path / "t.json"
     sizes = [300, 1000]
     argv = [*TOY, "--sizes", "300,1000", "--steps", "2", "--warmup", "1", "--repeat", "2"]
-    argv += ["--infer-words", "4", "--infer-warmup", "1", "--in-process", "--out", str(out)]
+    argv += [
+        "--shortlist",
+        "100",
+        "--infer-words",
+        "4",
+        "--infer-warmup",
+        "1",
+        "--in-process",
+        "--out",
+        str(out),
+    ]
     result = throughput.main([*argv, "--profile"])
     saved = json.loads(out.read_text())
     assert saved["markdown"] == result["markdown"]
@@ -53,6 +63,9 @@ def test_throughput_measures_every_model_and_size(tmp_path):
             assert row["infer_fast_ms"] > 0 and row["infer_fast_graph"] is False
     for s in saved["summary"]:
         assert s["lightrnn_vs_floor"] > 0 and s["speedup_vs_full"] > 0
+        assert s["hybrid_vs_floor"] > 0 and s["hybrid_speedup_vs_adaptive"] > 0
+    hybrid = {r["vocab_size"]: r for r in saved["rows"] if r["model"] == "hybrid"}
+    assert [hybrid[v]["table"] for v in sizes] == [[15, 14], [30, 30]]  # 200 and 900 words
     assert set(saved["targets"]) == set(result["targets"])
     assert saved["targets"]["tokens/s vs full at 793,471"]["met"] is None  # not measured
 
@@ -256,6 +269,57 @@ def test_quality_variants_and_budgets_parse_and_name_themselves():
         True,
         "params-convergence-1800s",
     )
+
+
+def test_quality_baseline_options_parse_and_apply_only_where_they_mean_something():
+    from bench.quality_run import Variant, variant_name
+
+    v = Variant.parse("c2000_10000+d2+h64+lr0.001")
+    assert (v.cutoffs, v.div, v.hidden, v.lr) == ((2000, 10000), 2.0, 64, 0.001)
+    assert Variant.parse(variant_name(v, baseline=True)) == v
+    assert variant_name(Variant(), baseline=True) == "-"
+    assert v.fits("adaptive") and not v.fits("full") and not v.fits("lightrnn")
+    tie = Variant.parse("tie")
+    assert tie.fits("full") and tie.fits("lightrnn") and not tie.fits("adaptive")
+    assert not Variant.parse("k20").fits("full")
+
+
+@pytest.mark.slow  # two small studies (nine models and three calibrations)
+def test_quality_paced_budget_gives_identical_computations_identical_steps(tmp_path):
+    """The step time is measured once per computation: LightRNN, its random-table control and
+    every seed share it, and a study continued with --append reuses it."""
+    data, out = tmp_path / "data", tmp_path / "q.json"
+    corpus_slice(data, "ptb", {"train": 150, "valid": 20, "test": 20})
+    argv = [*TOY, "--corpora", "ptb", "--budgets", "paced:0.4", "--seeds", "0,1"]
+    argv += ["--models", "lightrnn,lightrnn-random,full", "--variants", "tie+k20"]
+    argv += ["--baseline-variants", "plain,tie", "--eval-every", "20", "--eval-tokens", "200"]
+    argv += ["--data-root", str(data), "--work-dir", str(tmp_path), "--no-plots"]
+    quality.main([*argv, "--out", str(out)])
+    saved = json.loads(out.read_text())
+    rows, calibration = saved["results"], saved["calibration"]
+    assert len(rows) == 8 and len(calibration) == 3  # lightrnn, full, tied full
+    light = [r for r in rows if r["model"].startswith("lightrnn")]
+    assert len({r["steps"] for r in light}) == 1 and light[0]["steps"] % 20 == 0
+    assert {r["provenance"]["step_key"] for r in light} == {
+        k for k in calibration if "/lightrnn/" in k
+    }
+    full = {r["variant"]: r for r in rows if r["model"] == "full" and r["seed"] == 0}
+    assert full["tie"]["params"] < full["-"]["params"]
+    for r in rows:
+        key = r["provenance"]["step_key"]
+        step = calibration[key]["step_seconds"]
+        rounds = 2 if r["model"].startswith("lightrnn") else 1
+        assert r["steps"] == max(10 * rounds, int(0.4 / step) // (10 * rounds) * (10 * rounds))
+        assert r["peak_mib"] > 0 and r["provenance"]["torch"] == torch.__version__
+        assert r["provenance"]["command"].startswith("python bench/quality.py")
+        assert {"commit", "threads", "cpu", "load_average_1m"} <= set(r["provenance"])
+        steps = [c["step"] for c in r["curve"]]
+        assert steps == sorted(steps) and all(c["valid_ppl"] > 1 for c in r["curve"])
+    quality.main([*argv, "--out", str(out), "--append", "--seeds", "2", "--models", "full"])
+    again = json.loads(out.read_text())
+    assert again["calibration"] == calibration  # reused, not measured again
+    new = {r["variant"]: r["steps"] for r in again["results"] if r["seed"] == 2}
+    assert new == {v: r["steps"] for v, r in full.items()}
 
 
 def test_quality_rejects_a_bad_budget_and_says_when_a_corpus_is_missing(tmp_path):

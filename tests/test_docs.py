@@ -68,3 +68,39 @@ def test_no_citation_of_documents_that_are_not_here():
         and re.search(r"DESIGN section|STYLE\.md", f.read_text(encoding="utf-8"))
     ]
     assert cited == []
+
+
+MEASURED = re.compile(r"\b\d+\.\d+\b|\b\d+(?:\.\d+)?x\b|\d+(?:\.\d+)?%")
+CITING = ["docs/quality.md"]  # pages of measured results: every figure generated
+
+
+def test_every_generated_figure_equals_what_its_json_gives_now():
+    """Tables and single figures between `<!-- table -->` / `<!-- fact -->` markers are
+    bench/docs_numbers.py's output for the JSON they name (run it after a benchmark)."""
+    sys.path.insert(0, str(REPO))
+    from bench.docs_numbers import PAGES, Results, refresh
+
+    stale = refresh(PAGES, Results(), write=False)
+    assert not stale, f"run `.venv/bin/python bench/docs_numbers.py`: {stale} differ from JSON"
+
+
+def test_a_figure_that_differs_from_its_json_is_found(tmp_path):
+    sys.path.insert(0, str(REPO))
+    from bench.docs_numbers import Results, refresh
+
+    fact = "<!-- fact gcide.json vocab_size -->{}<!-- /fact -->"
+    page = tmp_path / "page.md"
+    page.write_text("|V| = " + fact.format("89,077") + "\n")
+    assert refresh([page], Results(), write=False) == [page]
+    assert refresh([page], Results(), write=True) == [page]
+    assert page.read_text() == "|V| = " + fact.format("89,078") + "\n"
+    assert refresh([page], Results(), write=False) == []
+
+
+@pytest.mark.parametrize("page", CITING)
+def test_no_measured_figure_is_typed_by_hand_on_a_results_page(page):
+    sys.path.insert(0, str(REPO))
+    from bench.docs_numbers import outside_regions
+
+    typed = MEASURED.findall(outside_regions((REPO / page).read_text()))
+    assert not typed, f"{page}: generate these from JSON (<!-- fact FILE KEY -->): {typed}"

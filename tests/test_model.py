@@ -5,11 +5,14 @@ import math
 import numpy as np
 import pytest
 import torch
+from messages import assert_names
 
-from lightrnn import DataError, Table, TableError
+from lightrnn import ConfigError, DataError, Table, TableError
 from lightrnn.baselines import BaselineConfig, BaselineLM
-from lightrnn.checkpoint import build_model
+from lightrnn.checkpoint import LoadedModel, build_model, count_parameters
+from lightrnn.export import export_dir, import_dir
 from lightrnn.model import LightRNN, LightRNNConfig
+from lightrnn.vocab import Vocab
 
 V = 23  # not a perfect square: a 5 x 5 table with 2 empty cells
 
@@ -160,6 +163,32 @@ def test_baselines_normalise_and_match_their_full_distribution(softmax):
     with torch.no_grad():
         full, _ = model.full_log_probs(torch.tensor([[*history, 0]]))
     torch.testing.assert_close(full[0, -1].double(), lp, atol=1e-5, rtol=0)
+
+
+def test_a_tied_full_softmax_shares_one_matrix_and_keeps_it_through_an_export(tmp_path):
+    torch.manual_seed(0)
+    untied = BaselineLM(BaselineConfig(V, 8, 8, 1))
+    tied = BaselineLM(BaselineConfig(V, 8, 8, 1, tie=True)).eval()
+    assert tied.head.weight is tied.embed.weight
+    assert untied.num_parameters() - tied.num_parameters() == V * 8
+    assert count_parameters(tied.spec()) == tied.num_parameters()
+    history = [3, 17, 22]
+    lp = tied.log_prob(torch.tensor([[*history, w] for w in range(V)]))[:, -1].double()
+    assert abs(float(lp.exp().sum()) - 1.0) < 1e-5
+    vocab = Vocab(("<unk>", "<eos>", *[f"w{i}" for i in range(V - 2)]), tuple(range(V, 0, -1)))
+    again = import_dir(export_dir(LoadedModel(tied, vocab, {}), tmp_path / "tied")).model
+    assert again.head.weight is again.embed.weight
+    seq = torch.tensor([[1, 2, 3, 4]])
+    torch.testing.assert_close(again.log_prob(seq), tied.log_prob(seq))
+
+
+@pytest.mark.parametrize(
+    ("softmax", "embed", "hidden"), [("adaptive", 8, 8), ("full", 6, 8)], ids=["adaptive", "sizes"]
+)
+def test_tying_needs_the_full_softmax_and_equal_sizes(softmax, embed, hidden):
+    with pytest.raises(ConfigError) as err:
+        BaselineConfig(V, embed, hidden, 1, softmax=softmax, tie=True)
+    assert_names(err.value, "tie=True", "embed_dim == hidden_dim", "tie=False")
 
 
 def test_build_model_round_trips_spec():

@@ -1,0 +1,62 @@
+"""Equal training time that is deterministic: each model's step time, measured alone, once.
+
+Under `paced:SECONDS` every model trains round(SECONDS / its step seconds) steps. The step
+seconds come from a calibration before any training: the model built as the study builds it,
+`WARMUP` untimed steps, then `TIMED` steps on the training data, on the budget's clock (the
+process's CPU seconds with one thread on the CPU). Calibrations are kept in the results file
+under `calibration`, keyed by what a step computes: LightRNN and its random-table control, every
+seed and every learning rate share one, so two identical computations get the same steps, and
+a study continued with --append reuses them. Reallocation (costs, solve) is outside the budget:
+each row reports its seconds (`realloc_seconds`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from bench.quality_run import Size, Variant, budget_clock, build, variant_name
+from lightrnn.train import TrainConfig, Trainer
+
+WARMUP, TIMED = 5, 30
+STEP_MULTIPLE = 10  # paced step counts are multiples of this (and of the rounds)
+
+
+def step_key(corpus: str, model: str, variant: Variant, size: Size, threads: int) -> str:
+    """What a training step computes: the family, the options that change the network, sizes."""
+    family = "lightrnn" if model.startswith("lightrnn") else model
+    shape = replace(variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0)
+    name = variant_name(shape, baseline=family != "lightrnn")
+    h = variant.hidden or size.hidden
+    return (
+        f"{corpus}/{family}/{name}/h{h}x{size.layers}/dropout{size.dropout:g}"
+        f"/batch{size.batch}x{size.bptt}/threads{threads}/{size.device}"
+    )
+
+
+def measure(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> dict[str, Any]:
+    """Seconds per training step of `model`, alone in this process (seed 0)."""
+    net = build(model, variant, corpus["vocab"], size, seed=0)
+    config = TrainConfig(
+        batch_size=size.batch,
+        bptt=size.bptt,
+        optimizer="adam",
+        lr=size.lr,
+        clip=0.25,
+        max_steps=WARMUP + TIMED,
+        eval_every=10 * (WARMUP + TIMED),
+        device=size.device,
+        progress_every=10_000,
+    )
+    trainer = Trainer(net, corpus["train"], None, config)
+    clock = budget_clock(size.device)
+    trainer.run(until_step=WARMUP)
+    start = clock()
+    trainer.run(until_step=WARMUP + TIMED)
+    return {"step_seconds": (clock() - start) / TIMED, "timed_steps": TIMED, "warmup": WARMUP}
+
+
+def paced_steps(seconds: float, step_seconds: float, rounds: int) -> int:
+    """The steps `seconds` buys at `step_seconds` each: a multiple of 10 x rounds, at least one."""
+    unit = STEP_MULTIPLE * rounds
+    return max(unit, int(seconds / step_seconds) // unit * unit)
