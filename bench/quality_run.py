@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import numpy as np
 import torch
 
 from lightrnn.allocate import AllocateConfig, reallocate
@@ -29,6 +30,7 @@ from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.recurrent import RecurrentLM
 from lightrnn.table import Table
+from lightrnn.table_start import cooccurrence_table
 from lightrnn.train import TrainConfig, Trainer, resolve_device
 
 MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
@@ -81,6 +83,7 @@ class Variant:
     cutoffs: tuple[int, ...] = ()  # adaptive softmax; () = the library's default
     div: float = 0.0  # adaptive softmax's div_value; 0 = the library's default (4)
     lr: float = 0.0  # 0 = the run's --lr
+    cooc: bool = False  # LightRNN starts from a co-occurrence table (lightrnn/table_start.py)
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -88,6 +91,8 @@ class Variant:
         for token in [t for t in text.split("+") if t and t != "plain"]:
             if token == "tie":
                 v = replace(v, tie=True)
+            elif token == "cooc":
+                v = replace(v, cooc=True)
             elif m := re.fullmatch(r"k(\d+)", token):
                 v = replace(v, shortlist=int(m[1]))
             elif token in ("exact", "sparse", "greedy"):
@@ -107,13 +112,19 @@ class Variant:
             else:
                 raise SystemExit(
                     f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, "
-                    "rN, cA_B (adaptive cutoffs), dX (adaptive div_value), lrX"
+                    "rN, cooc, cA_B (adaptive cutoffs), dX (adaptive div_value), lrX"
                 )
         return v
 
     def fits(self, model: str) -> bool:
         """Whether every option applies to `model` (a study skips the pairs that do not)."""
-        lightrnn_only = (self.shortlist, self.allocate != "auto", self.cost_tokens, self.rounds)
+        lightrnn_only = (
+            self.shortlist,
+            self.allocate != "auto",
+            self.cost_tokens,
+            self.rounds,
+            self.cooc,
+        )
         if model == "full":
             return not any(lightrnn_only) and not self.cutoffs and not self.div
         if model == "adaptive":
@@ -135,8 +146,16 @@ class Size:
     device: str
 
 
-def build(model: str, variant: Variant, vocab: int, size: Size, seed: int) -> RecurrentLM:
-    """The model, seeded; `lightrnn` and `lightrnn-random` start identical."""
+def build(
+    model: str,
+    variant: Variant,
+    vocab: int,
+    size: Size,
+    seed: int,
+    train_ids: np.ndarray | None = None,
+) -> RecurrentLM:
+    """The model, seeded; `lightrnn` and `lightrnn-random` start identical: on a random table,
+    or with `cooc` on the co-occurrence table of `train_ids`."""
     torch.manual_seed(seed)
     h = variant.hidden or size.hidden
     if model in ("full", "adaptive"):
@@ -156,7 +175,11 @@ def build(model: str, variant: Variant, vocab: int, size: Size, seed: int) -> Re
     config = LightRNNConfig(
         vocab, h, h, size.layers, size.dropout, shortlist=variant.shortlist, tie=variant.tie
     )
-    return LightRNN(config, Table.random(config.table_words, seed=seed))
+    if variant.cooc and train_ids is not None:
+        table = cooccurrence_table(train_ids, vocab, shortlist=variant.shortlist)
+    else:
+        table = Table.random(config.table_words, seed=seed)
+    return LightRNN(config, table)
 
 
 def lightrnn_hidden_for(params: int, vocab: int, variant: Variant, size: Size) -> int:
@@ -231,7 +254,8 @@ def run(
     if budget.match_params and model.startswith("lightrnn"):
         full = BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers))
         hidden = lightrnn_hidden_for(full.num_parameters(), vocab, variant, size)
-    net = build(model, replace(variant, hidden=hidden), vocab, size, seed)
+    ids = train[0 : len(train)] if variant.cooc else None
+    net = build(model, replace(variant, hidden=hidden), vocab, size, seed, ids)
     rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
     base = train_config(budget, size, seed, rounds, variant.lr, paced_steps)
     clock = budget_clock(size.device)
@@ -314,4 +338,5 @@ def variant_name(v: Variant, baseline: bool = False) -> str:
     parts += ["c" + "_".join(map(str, v.cutoffs))] if v.cutoffs else []
     parts += [f"d{v.div:g}"] if v.div else []
     parts += [f"lr{v.lr:g}"] if v.lr else []
+    parts += ["cooc"] if v.cooc else []
     return "+".join(parts) or ("-" if baseline else "plain")

@@ -282,6 +282,8 @@ def test_quality_baseline_options_parse_and_apply_only_where_they_mean_something
     tie = Variant.parse("tie")
     assert tie.fits("full") and tie.fits("lightrnn") and not tie.fits("adaptive")
     assert not Variant.parse("k20").fits("full")
+    cooc = Variant.parse("tie+k20+cooc")
+    assert cooc.cooc and Variant.parse(variant_name(cooc)) == cooc and not cooc.fits("adaptive")
 
 
 @pytest.mark.slow  # two small studies (nine models and three calibrations)
