@@ -35,8 +35,8 @@ from bench.common import ROOT
 
 RESULTS = ROOT / "bench" / "results"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-TABLE = re.compile(r"(<!-- table (\S+) (\d+) -->\n)(.*?)(<!-- /table -->)", re.S)
-FACT = re.compile(r"(<!-- fact (\S+) (\S+) -->)(.*?)(<!-- /fact -->)", re.S)
+TABLE = re.compile(r"(<!-- table (\S+\.json) (\d+) -->\n)(.*?)(<!-- /table -->)", re.S)
+FACT = re.compile(r"(<!-- fact (\S+\.json) (\S+) -->)(.*?)(<!-- /fact -->)", re.S)
 
 
 def facts_of(name: str) -> Callable[[dict[str, Any]], dict[str, str]]:
