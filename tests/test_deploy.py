@@ -110,9 +110,13 @@ def test_the_documented_commands_deploy_and_run_the_pipeline(scheduled):
         get_client(sync_client=True) as client,
     ):
         pools = {p.name for p in client.read_work_pools()}
-        deployments = {d.name for d in client.read_deployments()}
+        deployments = {d.name: d for d in client.read_deployments()}
     assert named <= pools, f"prefect.yaml names pools {named}; the commands create {pools}"
-    assert deployments == {d["name"] for d in spec["deployments"]}
+    assert set(deployments) == {d["name"] for d in spec["deployments"]}
+    multi, nightly = deployments["train-multi-gpu"], deployments["nightly-retrain"]
+    assert multi.work_pool_name == "gpu" and multi.parameters["overrides"]["launch.nproc"] == 8
+    assert nightly.parameters["stable_name"] == "stable/nightly"
+    assert [s.schedule.cron for s in nightly.schedules] == ["0 2 * * *"]
     store = storage.open_store(scheduled.store)
     (report,) = [n for n in store.names("runs/") if n.endswith("/report")]
     summary = store.resolve(report).meta["summary"]

@@ -91,4 +91,3 @@ def test_no_two_sibling_modules_differ_only_by_form():
                 clashes.append(f"{folder.relative_to(REPO)}: {seen[_form(name)]} / {name}")
             seen.setdefault(_form(name), name)
     assert not clashes, f"rename one of each pair for what it holds: {clashes}"
-

@@ -215,60 +215,6 @@ def test_cli_prints_bad_input_as_one_line(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
-def test_train_deployment_runs_on_a_worker(prefect_server, corpus, tmp_path):
-    env = prefect_server.env(PWD=str(REPO))
-    prefect = str(Path(sys.executable).parent / "prefect")
-
-    def cli(*args):
-        done = subprocess.run(
-            [prefect, *args], env=env, cwd=REPO, capture_output=True, text=True, timeout=180
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        return done.stdout
-
-    cli("work-pool", "create", "local", "--type", "process", "--overwrite")
-    cli("work-pool", "create", "gpu", "--type", "process", "--overwrite")
-    cli("--no-prompt", "deploy", "--all")
-    worker = subprocess.Popen(
-        [prefect, "worker", "start", "--pool", "local"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        url = f"file://{tmp_path}/store"
-        storage.init_store(url)
-        out = cli(
-            "deployment",
-            "run",
-            "lightrnn-pipeline/train",
-            "--param",
-            f"corpus={corpus}",
-            "--param",
-            f"store={url}",
-            "--param",
-            "profile=tiny",
-            "--watch",
-            "--watch-timeout",
-            "400",
-        )
-        assert "Completed" in out, out[-3000:]
-    finally:
-        os.killpg(worker.pid, signal.SIGKILL)
-        worker.wait()
-    store = storage.open_store(url)
-    reports = [n for n in store.names("runs/") if n.endswith("/report")]
-    assert len(reports) == 1
-    summary = store.resolve(reports[0]).meta["summary"]
-    assert json.dumps(summary) and summary["profile"] == "tiny"
-    multi = cli("deployment", "inspect", "lightrnn-pipeline/train-multi-gpu")
-    assert "'launch.nproc': 8" in multi and "'work_pool_name': 'gpu'" in multi
-    nightly = cli("deployment", "inspect", "lightrnn-pipeline/nightly-retrain")
-    assert "'stable_name': 'stable/nightly'" in nightly and "0 2 * * *" in nightly
-
-
 def test_two_identical_runs_at_once_never_interfere(prefect_server, corpus, tmp_path):
     """The run lease: a second identical run exits at once naming the holder, or (asked to
     wait) waits for the first and then reuses every artifact it made."""
