@@ -259,3 +259,25 @@ def test_a_keep_margin_stops_ties_from_churning_and_never_makes_it_worse():
     moved, report = reallocate(l_r, l_c, tied, config=AllocateConfig("exact", keep_margin=0.01))
     assert moved.rows[3] == 4 and report.objective_after < report.objective_before
     assert report.lower_bound <= dense_optimum(l_r, l_c) + 1e-9  # still a proven bound
+
+
+@pytest.mark.parametrize("method", ["exact", "sparse"])
+def test_words_the_costs_never_saw_stay_in_their_cells(method):
+    """A cost sample that missed a word leaves its costs all zero: nothing says where it
+    belongs, so it stays, unless a seen word takes its cell; seen words still find their
+    optimum. (Greedy, a heuristic kept for comparison, places rows before columns and may not.)"""
+    V = 30  # a 6 x 5 table, full
+    rng = np.random.default_rng(3)
+    l_r = rng.uniform(10, 20, (V, 6))
+    l_c = rng.uniform(10, 20, (V, 5))
+    unseen = np.arange(20, 30)
+    l_r[unseen], l_c[unseen] = 0.0, 0.0
+    current = Table.random(V, seed=2)
+    new, report = reallocate(l_r, l_c, current, config=AllocateConfig(method))
+    taken = set(new.cells[:20].tolist())  # cells the seen words hold now
+    for w in unseen:
+        if int(current.cells[w]) not in taken:
+            assert new.cells[w] == current.cells[w], (method, w)
+    assert report.objective_after <= report.objective_before
+    if method == "exact":  # the seen words' placement is the optimum the zero costs allow
+        assert report.objective_after == pytest.approx(dense_optimum(l_r, l_c))

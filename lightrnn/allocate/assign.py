@@ -19,7 +19,9 @@ Ties. When words are interchangeable, many tables are optimal and a solver moves
 equivalent cells every round: the table never looks stable although nothing is gained. With
 `keep_margin`, a word stays unless moving gains more than that fraction of its current cost:
 half of the margin rewards keeping its row, half keeping its column (so the same costs, with a
-bonus on each word's current row and column, go to whichever solver runs).
+bonus on each word's current row and column, go to whichever solver runs). A word the costs
+never saw (all zero: a cost sample that missed it) gets a small bonus the same way, so it stays
+in its cell rather than landing anywhere, and the moved-words count measures real moves.
 """
 
 from __future__ import annotations
@@ -165,19 +167,26 @@ def reallocate(
     )
 
 
+UNSEEN_BONUS = 1e-3  # nats: keeps a word with no costs in its cell unless a seen word needs it
+
+
 @contextlib.contextmanager
 def _keep_bonus(
     l_r: np.ndarray, l_c: np.ndarray, current: Table, margin: float
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(l_r, l_c, bonus [V]): the costs with each word's current row and column made cheaper
-    by its bonus, half of `margin` times its current cost; in place (O(V) saved, restored
-    after), or on copies when the arrays are read-only."""
+    by its bonus, half of `margin` times its current cost, or `UNSEEN_BONUS` for a word whose
+    costs are all zero (never seen in the cost sample: with nothing to say where it belongs, it
+    stays where it is unless a seen word takes its cell); in place (O(V) saved, restored after),
+    or on copies when the arrays are read-only."""
     words = np.arange(current.vocab_size)
-    if margin == 0:
+    unseen = ~(np.any(l_r, axis=1) | np.any(l_c, axis=1))  # all-zero costs: not in the sample
+    if margin == 0 and not unseen.any():
         yield l_r, l_c, np.zeros(current.vocab_size)
         return
     rows, cols = current.rows, current.cols
     bonus = 0.5 * margin * np.abs(l_r[words, rows].astype(np.float64) + l_c[words, cols])
+    bonus[unseen] = UNSEEN_BONUS
     if not (l_r.flags.writeable and l_c.flags.writeable):
         l_r, l_c = l_r.copy(), l_c.copy()
     saved_r, saved_c = l_r[words, rows].copy(), l_c[words, cols].copy()
