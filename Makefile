@@ -20,8 +20,10 @@ install: $(STAMP)
 run: install
 	$(BIN)/lightrnn run
 
+# Two workers, one test file at a time each (--dist loadfile keeps a file's module fixtures in
+# one process): most of the suite waits on servers and subprocesses, not on the CPU.
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 # The fast tier, for every edit: unit tests (the layer contracts among them) and one tiny
 # pipeline run; no S3 server, no slow cases, no docs examples. `make test` runs everything.

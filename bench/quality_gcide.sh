@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The GCIDE study quoted in docs/quality.md (bench/results/quality-gcide-cpu.json): |V| = 89,078,
+# 1 x 200 LSTM, Adam, batch 32, one torch thread per run, equal training time made
+# deterministic (`paced`: each model's step time measured alone once, then that many steps).
+# LightRNN = tied with a K-word shortlist, 2 rounds with one reallocation on costs from every
+# training token; the control keeps its random table; the full softmax is tied. Each step
+# appends its rows (steps can also run side by side with --out FILE, joined with --merge).
+# `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-4 take about 2 hours on one core;
+# steps 5-7 (learning rates, seeds, sizes) many more: the rows in the JSON say which ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+"$PY" bench/gcide.py  # the corpus, when missing
+Q=("$PY" bench/quality.py --device cpu --threads 1 --corpora gcide --budgets paced:600 --append
+  --out bench/results/quality-gcide-cpu.json)
+steps=(
+  "--models lightrnn,lightrnn-random --variants tie+k2000"
+  "--models lightrnn --variants tie+k8000"
+  "--models adaptive --baseline-variants plain"
+  "--models full --baseline-variants tie"
+  "--models lightrnn,adaptive,full --variants tie+k2000+lr0.001,tie+k2000+lr0.01 --baseline-variants lr0.001,lr0.01,tie+lr0.001,tie+lr0.01"
+  "--models lightrnn,lightrnn-random,adaptive,full --variants tie+k2000 --baseline-variants plain,tie --seeds 1,2"
+  "--models lightrnn,adaptive,full --variants tie+k2000+h100,tie+k2000+h400 --baseline-variants h100,h400,tie+h100,tie+h400"
+)
+for i in "${!steps[@]}"; do
+  [ $((i + 1)) -lt "${1:-1}" ] && continue
+  echo "=== step $((i + 1)): ${steps[$i]} ($(date +%T))"
+  # shellcheck disable=SC2086 # the step's words are separate arguments
+  "${Q[@]}" ${steps[$i]}
+done
