@@ -28,9 +28,11 @@ parameters with the Pareto front, and validation perplexity against training sec
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +43,7 @@ if not __package__:  # run as `python bench/quality.py`: import from the reposit
 
 from bench import common, quality_pace, quality_report
 from bench.common import ROOT
-from bench.quality_run import MODELS, Budget, Size, Variant, run
+from bench.quality_run import MODELS, Budget, Size, Variant, hidden_for, run
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
 from lightrnn.train import resolve_device
 
@@ -89,9 +91,17 @@ def previous(path: str, append: bool, what: str = "results") -> Any:
     return json.loads(Path(path).read_text()).get(what, empty)
 
 
+@functools.cache
+def code_version() -> str | None:
+    """The commit this process's code came from, read once at the start: a study runs for
+    hours, and the checkout may move on meanwhile."""
+    return common.git_commit()
+
+
 def provenance(argv: list[str] | None, device: torch.device) -> dict[str, Any]:
     """What a row was measured with: code version, command, threads, torch, processor, load."""
     env = common.environment(device)
+    env["git_commit"] = code_version()
     return {
         "commit": env["git_commit"],
         "command": common.command_line("quality.py", argv),
@@ -184,10 +194,11 @@ def one_row(
     calibrate the model's step time first unless a row of the same computation already did."""
     name, corpus, model, variant, budget, size, seed = job
     paced, key = 0, None
-    if budget.kind == "paced":
-        key = quality_pace.step_key(name, model, variant, size, torch.get_num_threads())
+    if budget.kind == "paced":  # timed as it will train (a params- budget enlarges LightRNN)
+        sized = replace(variant, hidden=hidden_for(model, variant, budget, size, corpus["vocab"]))
+        key = quality_pace.step_key(name, model, sized, size, torch.get_num_threads())
         if key not in calibration:
-            calibration[key] = quality_pace.measure(corpus, model, variant, size)
+            calibration[key] = quality_pace.measure(corpus, model, sized, size)
         rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
         paced = quality_pace.paced_steps(budget.amount, calibration[key]["step_seconds"], rounds)
     common.reset_peak_memory(device)
@@ -206,6 +217,7 @@ def one_row(
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
+    code_version()  # now, before anything trains
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -228,7 +240,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for other in filter(None, args.merge.split(",")):
         for row in previous(other, True):
             put_row(rows, row)
-        calibration |= previous(other, True, "calibration")
+        # this file's own step times win: its rows were trained with them
+        calibration = previous(other, True, "calibration") | calibration
     skipped: dict[str, str] = {}
 
     def result(done: bool) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Equal training time that is deterministic: each model's step time, measured alone, once.
 
-Under `paced:SECONDS` every model trains round(SECONDS / its step seconds) steps. The step
+Under `paced:SECONDS` every model trains SECONDS / its step seconds steps, rounded down to a
+multiple of 10 x its rounds (at least that). The step
 seconds come from a calibration before any training: the model built as the study builds it,
 `WARMUP` untimed steps, then `TIMED` steps on the training data, on the budget's clock (the
 process's CPU seconds with one thread on the CPU). Calibrations are kept in the results file
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from bench.common import synchronize
 from bench.quality_run import Size, Variant, budget_clock, build, variant_name
 from lightrnn.train import TrainConfig, Trainer
 
@@ -51,8 +53,10 @@ def measure(corpus: dict[str, Any], model: str, variant: Variant, size: Size) ->
     trainer = Trainer(net, corpus["train"], None, config)
     clock = budget_clock(size.device)
     trainer.run(until_step=WARMUP)
+    synchronize(trainer.device)  # what the warm-up queued on a GPU is not timed
     start = clock()
     trainer.run(until_step=WARMUP + TIMED)
+    synchronize(trainer.device)
     return {"step_seconds": (clock() - start) / TIMED, "timed_steps": TIMED, "warmup": WARMUP}
 
 

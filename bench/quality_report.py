@@ -192,7 +192,8 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per row group
     `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}`, and for
     two groups of one corpus and budget (or a `params-` budget and its base)
-    `A/vs/MODEL/VARIANT/{ratio,gain,fewer_params,seconds_ratio}`: test perplexity A / B, 1 - that
+    `A/vs/[BUDGET/]MODEL/VARIANT/{ratio,gain,fewer_params,seconds_ratio}` (BUDGET where it is
+    not A's): test perplexity A / B, 1 - that
     in percent, B's parameters / A's, A's training seconds / B's."""
     groups = grouped(saved["results"])
     out: dict[str, str] = {}
@@ -212,11 +213,15 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             base = a["budget"].removeprefix("params-")
             if a is b or a["corpus"] != b["corpus"] or b["budget"] not in (a["budget"], base):
                 continue
-            key = "/".join(a[k] for k in KEY) + f"/vs/{b['model']}/{b['variant']}"
+            other = b["model"] + "/" + b["variant"]
+            if b["budget"] != a["budget"]:  # a params- row against its base budget's row
+                other = b["budget"] + "/" + other
+            key = "/".join(a[k] for k in KEY) + "/vs/" + other
             ratio = a["test_ppl"] / b["test_ppl"]
+            fewer = b["params"] / a["params"]
             out[f"{key}/ratio"] = f"{ratio:.2f}"
             out[f"{key}/gain"] = f"{(1 - ratio) * 100:.1f}%"
-            out[f"{key}/fewer_params"] = f"{b['params'] / a['params']:.0f}x"
+            out[f"{key}/fewer_params"] = f"{fewer:.0f}x" if fewer >= 10 else f"{fewer:.1f}x"
             out[f"{key}/seconds_ratio"] = f"{a['train_seconds'] / b['train_seconds']:.2f}"
     return out
 

@@ -2,8 +2,9 @@
 
 Budgets (`Budget.kind`):
     steps        the same number of training steps for every model
-    paced        the same training seconds, deterministic: each model trains round(S / its
-                 step seconds) steps, its step time measured alone first (bench/quality_pace.py)
+    paced        the same training seconds, deterministic: each model trains S / its step
+                 seconds steps (rounded down to a multiple of 10 x rounds), its step time
+                 measured alone first (bench/quality_pace.py)
     time         the same training seconds for every model, read off the clock as it trains
     convergence  until validation stops improving (lr decay, early stopping), capped in minutes
 LightRNN trains in rounds like the pipeline: a new Trainer per round that carries the weights,
@@ -198,6 +199,15 @@ def lightrnn_hidden_for(params: int, vocab: int, variant: Variant, size: Size) -
     return min((lo - 1, lo), key=lambda h: abs(count(h) - params))
 
 
+def hidden_for(model: str, variant: Variant, budget: Budget, size: Size, vocab: int) -> int:
+    """The model's hidden size: the variant's or the run's, or under a `params-` budget
+    LightRNN's enlarged to the full softmax's parameter count."""
+    if budget.match_params and model.startswith("lightrnn"):
+        full = BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers))
+        return lightrnn_hidden_for(full.num_parameters(), vocab, variant, size)
+    return variant.hidden or size.hidden
+
+
 CHUNK_STEPS = 10  # under a time budget, how often the clock is read
 
 
@@ -250,10 +260,7 @@ def run(
     time budget the reallocations count against it: what is left is shared evenly by the
     remaining rounds; under a paced budget the model trains `paced_steps` steps."""
     train, valid, test, vocab = corpus["train"], corpus["valid"], corpus["test"], corpus["vocab"]
-    hidden = variant.hidden or size.hidden
-    if budget.match_params and model.startswith("lightrnn"):
-        full = BaselineLM(BaselineConfig(vocab, size.hidden, size.hidden, size.layers))
-        hidden = lightrnn_hidden_for(full.num_parameters(), vocab, variant, size)
+    hidden = hidden_for(model, variant, budget, size, vocab)
     ids = train[0 : len(train)] if variant.cooc else None
     net = build(model, replace(variant, hidden=hidden), vocab, size, seed, ids)
     rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1

@@ -57,15 +57,24 @@ def cooccurrence_table(
     order = np.lexsort((np.arange(words), points[:, 0]))
     cells = np.empty(words, dtype=np.int64)
     cells[order] = np.arange(words)
-    table = Table.from_cells(cells, n_rows, n_cols)
-    zeros = np.zeros((words, n_cols), dtype=np.float64)
+    return refine_rows(points, Table.from_cells(cells, n_rows, n_cols), rounds)
+
+
+def refine_rows(points: np.ndarray, table: Table, rounds: int) -> Table:
+    """Balanced clustering of `points` [W, dims] into the table's rows, from `table`: each
+    round moves every word to the row whose mean point is nearest, every row keeping its cells
+    (the assignment solver, squared distances as row costs), until no row changes."""
+    words, n_rows, n_cols = table.vocab_size, table.n_rows, table.n_cols
+    # Columns do not matter here, but all-equal column costs would give every word the same
+    # few candidate cells in the sparse solver: a tiny cost that differs by word spreads them.
+    spread = 1e-9 * ((np.arange(n_cols) + np.arange(words)[:, None]) % n_cols)
     for _ in range(rounds):
         centroids = np.zeros((n_rows, points.shape[1]))
         np.add.at(centroids, table.rows, points)
         centroids /= np.maximum(np.bincount(table.rows, minlength=n_rows), 1)[:, None]
         # squared distances [W, R] without a [W, R, dims] temporary
         distance = (points**2).sum(1)[:, None] - 2 * points @ centroids.T + (centroids**2).sum(1)
-        new, _ = reallocate(distance, zeros, table, config=AllocateConfig())
+        new, _ = reallocate(distance, spread, table, config=AllocateConfig())
         if np.array_equal(new.rows, table.rows):
             break
         table = new

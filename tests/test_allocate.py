@@ -261,17 +261,19 @@ def test_a_keep_margin_stops_ties_from_churning_and_never_makes_it_worse():
     assert report.lower_bound <= dense_optimum(l_r, l_c) + 1e-9  # still a proven bound
 
 
-@pytest.mark.parametrize("method", ["exact", "sparse"])
-def test_words_the_costs_never_saw_stay_in_their_cells(method):
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+@pytest.mark.parametrize("method", ["exact", "sparse", "greedy"])
+def test_words_the_costs_never_saw_stay_in_their_cells(method, dtype):
     """A cost sample that missed a word leaves its costs all zero: nothing says where it
     belongs, so it stays, unless a seen word takes its cell; seen words still find their
-    optimum. (Greedy, a heuristic kept for comparison, places rows before columns and may not.)"""
+    optimum."""
     V = 30  # a 6 x 5 table, full
     rng = np.random.default_rng(3)
     l_r = rng.uniform(10, 20, (V, 6))
     l_c = rng.uniform(10, 20, (V, 5))
     unseen = np.arange(20, 30)
     l_r[unseen], l_c[unseen] = 0.0, 0.0
+    l_r, l_c = l_r.astype(dtype), l_c.astype(dtype)  # integer costs keep the bonus too
     current = Table.random(V, seed=2)
     new, report = reallocate(l_r, l_c, current, config=AllocateConfig(method))
     taken = set(new.cells[:20].tolist())  # cells the seen words hold now
@@ -281,3 +283,5 @@ def test_words_the_costs_never_saw_stay_in_their_cells(method):
     assert report.objective_after <= report.objective_before
     if method == "exact":  # the seen words' placement is the optimum the zero costs allow
         assert report.objective_after == pytest.approx(dense_optimum(l_r, l_c))
+        assert report.gap_bound == pytest.approx(0.0, abs=1e-9)
+    assert report.words_moved == int(np.count_nonzero(new.cells != current.cells))

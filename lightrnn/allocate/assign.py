@@ -19,9 +19,13 @@ Ties. When words are interchangeable, many tables are optimal and a solver moves
 equivalent cells every round: the table never looks stable although nothing is gained. With
 `keep_margin`, a word stays unless moving gains more than that fraction of its current cost:
 half of the margin rewards keeping its row, half keeping its column (so the same costs, with a
-bonus on each word's current row and column, go to whichever solver runs). A word the costs
-never saw (all zero: a cost sample that missed it) gets a small bonus the same way, so it stays
-in its cell rather than landing anywhere, and the moved-words count measures real moves.
+bonus on each word's current row and column, go to whichever solver runs).
+
+Unseen words. A word the costs never saw (all zero: a cost sample that missed it) could go
+anywhere at no cost, and a solver would scatter such words, inflating the moved count that
+decides stability. So the solver places the seen words alone, over every cell, and each unseen
+word then keeps its cell unless a seen word took it; those that lost theirs take the free cells
+in order.
 """
 
 from __future__ import annotations
@@ -123,6 +127,9 @@ def reallocate(
     _check_costs(l_r, l_c, current)
     _check_finite(l_r, "l_r", config.chunk)
     _check_finite(l_c, "l_c", config.chunk)
+    unseen = ~(np.any(l_r, axis=1) | np.any(l_c, axis=1))  # all-zero costs: never in the sample
+    if unseen.any() and not unseen.all():
+        return _around_unseen(l_r, l_c, current, unseen, config, progress)
     tell = progress or (lambda _done, _total: None)
     start = time.perf_counter()
     before = objective(l_r, l_c, current)
@@ -167,7 +174,36 @@ def reallocate(
     )
 
 
-UNSEEN_BONUS = 1e-3  # nats: keeps a word with no costs in its cell unless a seen word needs it
+def _around_unseen(
+    l_r: np.ndarray,
+    l_c: np.ndarray,
+    current: Table,
+    unseen: np.ndarray,
+    config: AllocateConfig,
+    progress: ProgressFn | None,
+) -> tuple[Table, AllocationReport]:
+    """Solve for the seen words over every cell; then each unseen word keeps its cell unless a
+    seen word took it, and the others fill the free cells in ascending order."""
+    start = time.perf_counter()
+    seen = ~unseen
+    part = Table(current.rows[seen], current.cols[seen], current.n_rows, current.n_cols)
+    solved, report = reallocate(l_r[seen], l_c[seen], part, config=config, progress=progress)
+    cells = current.cells.copy()
+    cells[seen] = solved.cells
+    taken = np.zeros(current.n_cells, dtype=bool)
+    taken[solved.cells] = True
+    lost = np.flatnonzero(unseen & taken[current.cells])
+    taken[cells[unseen & ~taken[current.cells]]] = True
+    cells[lost] = np.flatnonzero(~taken)[: lost.size]
+    new = Table.from_cells(cells, current.n_rows, current.n_cols)
+    moved = int(np.count_nonzero(new.cells != current.cells))
+    return new, dataclasses.replace(
+        report,
+        vocab_size=current.vocab_size,
+        words_moved=moved,
+        moved_fraction=moved / current.vocab_size,
+        seconds=time.perf_counter() - start,
+    )
 
 
 @contextlib.contextmanager
@@ -175,20 +211,18 @@ def _keep_bonus(
     l_r: np.ndarray, l_c: np.ndarray, current: Table, margin: float
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """(l_r, l_c, bonus [V]): the costs with each word's current row and column made cheaper
-    by its bonus, half of `margin` times its current cost, or `UNSEEN_BONUS` for a word whose
-    costs are all zero (never seen in the cost sample: with nothing to say where it belongs, it
-    stays where it is unless a seen word takes its cell); in place (O(V) saved, restored after),
-    or on copies when the arrays are read-only."""
+    by its bonus, half of `margin` times its current cost; in place (O(V) saved, restored
+    after), or on copies when the arrays are read-only (or integers, which would drop it)."""
     words = np.arange(current.vocab_size)
-    unseen = ~(np.any(l_r, axis=1) | np.any(l_c, axis=1))  # all-zero costs: not in the sample
-    if margin == 0 and not unseen.any():
+    if margin == 0:
         yield l_r, l_c, np.zeros(current.vocab_size)
         return
     rows, cols = current.rows, current.cols
     bonus = 0.5 * margin * np.abs(l_r[words, rows].astype(np.float64) + l_c[words, cols])
-    bonus[unseen] = UNSEEN_BONUS
     if not (l_r.flags.writeable and l_c.flags.writeable):
         l_r, l_c = l_r.copy(), l_c.copy()
+    if not (np.issubdtype(l_r.dtype, np.floating) and np.issubdtype(l_c.dtype, np.floating)):
+        l_r, l_c = l_r.astype(np.float64), l_c.astype(np.float64)  # integers would drop it
     saved_r, saved_c = l_r[words, rows].copy(), l_c[words, cols].copy()
     try:
         l_r[words, rows] = saved_r - bonus.astype(l_r.dtype)
