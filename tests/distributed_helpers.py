@@ -4,23 +4,17 @@ and a round's job in a real store (a corpus slice and a table), without Prefect.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch.multiprocessing as mp
+from ports import free_port
 from store_backends import new_store
 
 from tasks.jobs import first_round
 from tasks.refs import RoundJob
 from tasks.settings import RunSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _entry(rank: int, size: int, port: int, fn: Callable[..., Any], args: tuple) -> None:

@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 from pipeline_helpers import REPO
-from prefect_server import VENV_BIN, finished_run, free_port
+from ports import free_port
+from prefect_server import VENV_BIN, finished_run
 
 import storage
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from distributed_helpers import free_port, prepared_job, run_processes
+from distributed_helpers import prepared_job, run_processes
 from pipeline_helpers import tiny_run, wikitext_slice
+from ports import free_port
 from store_backends import new_store
 
 import storage

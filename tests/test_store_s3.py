@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 from messages import assert_names
-from s3_server import S3Server, free_ports
+from ports import free_ports
+from s3_server import S3Server
 
 import storage
 from storage.backends.objects import CHUNK

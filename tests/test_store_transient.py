@@ -275,7 +275,7 @@ def test_permanent_s3_errors_do_not_wait_for_the_budget(s3_store_url: str, tmp_p
 def test_an_endpoint_never_reached_fails_fast_as_unavailable(
     s3_store_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from s3_server import free_ports
+    from ports import free_ports
 
     (port,) = free_ports(1)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", f"http://127.0.0.1:{port}")
