@@ -27,9 +27,9 @@ STEP_MULTIPLE = 10  # paced step counts are multiples of this (and of the rounds
 def step_key(corpus: str, model: str, variant: Variant, size: Size, threads: int) -> str:
     """What a training step computes: the family, the options that change the network, sizes."""
     family = "lightrnn" if model.startswith("lightrnn") else model
-    shape = replace(variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0, cooc=False)
+    h = variant.hidden or size.hidden  # in the key's size part only, however it was given
+    shape = replace(variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0, cooc=False, hidden=0)
     name = variant_name(shape, baseline=family != "lightrnn")
-    h = variant.hidden or size.hidden
     return (
         f"{corpus}/{family}/{name}/h{h}x{size.layers}/dropout{size.dropout:g}"
         f"/batch{size.batch}x{size.bptt}/threads{threads}/{size.device}"

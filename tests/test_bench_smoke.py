@@ -300,6 +300,7 @@ def test_quality_paced_budget_gives_identical_computations_identical_steps(tmp_p
     saved = json.loads(out.read_text())
     rows, calibration = saved["results"], saved["calibration"]
     assert len(rows) == 8 and len(calibration) == 3  # lightrnn, full, tied full
+    assert all("+h" not in key.split("/")[2] for key in calibration)  # size: one place
     light = [r for r in rows if r["model"].startswith("lightrnn")]
     assert len({r["steps"] for r in light}) == 1 and light[0]["steps"] % 20 == 0
     assert {r["provenance"]["step_key"] for r in light} == {
