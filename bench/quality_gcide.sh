@@ -5,8 +5,8 @@
 # LightRNN = tied with a K-word shortlist, 2 rounds with one reallocation on costs from every
 # training token; the control keeps its random table; the full softmax is tied. Each step
 # appends its rows (steps can also run side by side with --out FILE, joined with --merge).
-# `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-4 take about 2 hours on one core;
-# steps 5-7 (learning rates, seeds, sizes) many more: the rows in the JSON say which ran.
+# `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-5 take about 2 hours on one core;
+# steps 6-8 (learning rates, seeds, sizes) many more: the rows in the JSON say which ran.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -15,6 +15,7 @@ Q=("$PY" bench/quality.py --device cpu --threads 1 --corpora gcide --budgets pac
   --out bench/results/quality-gcide-cpu.json)
 steps=(
   "--models lightrnn,lightrnn-random --variants tie+k2000"
+  "--models lightrnn-random --variants tie+k2000+cooc"
   "--models lightrnn --variants tie+k8000"
   "--models adaptive --baseline-variants plain"
   "--models full --baseline-variants tie"
