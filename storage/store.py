@@ -279,7 +279,8 @@ class Store:
     ) -> GcReport:
         """Delete versions beyond the newest `keep_last` non-retracted ones of each name
         (tagged ones stay) and the objects nothing kept or in flight reaches, once older than
-        `grace_seconds`; markers of killed writers after `pending_ttl_seconds`. See `coordination/gc.py`."""
+        `grace_seconds`; markers of killed writers after `pending_ttl_seconds`. See
+        `coordination/gc.py`."""
         return collect_garbage(
             self.records, self.timings, keep_last, grace_seconds, dry_run, pending_ttl_seconds
         )
