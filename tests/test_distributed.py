@@ -30,7 +30,7 @@ from lightrnn.distributed import leave_world
 from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.train import TrainConfig, Trainer
-from tasks.training.launch import launch_round, torchrun_options
+from tasks.training.launch import agent_command, launch_round
 from tasks.training.round import train_round
 
 pytestmark = pytest.mark.slow
@@ -175,18 +175,7 @@ def agent(job, root: Path, **env) -> subprocess.Popen:
 
     path = root / "job.json"
     path.write_bytes(TypeAdapter(RoundJob).dump_json(job))
-    options = torchrun_options(job.settings.launch, "t")
-    command = [
-        sys.executable,
-        "-m",
-        "tasks.training.worker",
-        "agent",
-        *options,
-        "-m",
-        "tasks.training.worker",
-        "train",
-        str(path),
-    ]
+    command = agent_command(job.settings.launch, "t", path)
     return subprocess.Popen(
         command,
         env={**os.environ, **env},

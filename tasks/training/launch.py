@@ -58,6 +58,14 @@ def torchrun_options(cfg: LaunchConfig, run_id: str) -> list[str]:
     ]
 
 
+def agent_command(cfg: LaunchConfig, run_id: str, job_path: Path) -> list[str]:
+    """The torchrun agent's command line: it starts the workers that train the job at
+    `job_path` (`python -m tasks.training.worker train JOB.json`)."""
+    worker = [sys.executable, "-m", "tasks.training.worker"]
+    options = torchrun_options(cfg, run_id)
+    return [*worker, "agent", *options, "-m", "tasks.training.worker", "train", str(job_path)]
+
+
 def launch_round(
     job: RoundJob,
     log: Callable[[str], None],
@@ -70,18 +78,7 @@ def launch_round(
     with tempfile.TemporaryDirectory(prefix="lightrnn-round-") as tmp:
         job_path = Path(tmp) / "job.json"
         job_path.write_bytes(TypeAdapter(RoundJob).dump_json(job))
-        run_id = f"{job.run_key}-round-{job.round_index}"
-        command = [
-            sys.executable,
-            "-m",
-            "tasks.training.worker",
-            "agent",
-            *torchrun_options(cfg, run_id),
-            "-m",
-            "tasks.training.worker",
-            "train",
-            str(job_path),
-        ]
+        command = agent_command(cfg, f"{job.run_key}-round-{job.round_index}", job_path)
         env = {
             **os.environ,
             "PYTHONUNBUFFERED": "1",
