@@ -91,9 +91,11 @@ GOALS = {
 
 def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """The issue's targets where the rows measured them: LightRNN's test perplexity over the
-    full softmax's at the same budget (`params-X`: against the full softmax's `X`), and the
-    reallocation's gain over the random-table control at convergence."""
-    by = {(g["corpus"], g["budget"], g["model"], g["variant"]): g for g in grouped(rows)}
+    full softmax's at the same budget (`params-X`: against the full softmax's `X`), the
+    reallocation's gain over the random-table control at convergence, and per corpus at equal
+    time (`equal_time_targets`)."""
+    groups = grouped(rows)
+    by = {(g["corpus"], g["budget"], g["model"], g["variant"]): g for g in groups}
     out: dict[str, dict[str, Any]] = {}
     for (corpus, budget, model, variant), g in by.items():
         kind = "params" if budget.startswith("params-") else budget.split("-")[0]
@@ -110,11 +112,88 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             out[f"{corpus}, {budget}: reallocation gain, {variant}"] = target(
                 round(gain, 3), ">= 0.05", gain >= 0.05
             )
+    return out | equal_time_targets(groups)
+
+
+SMALL = 1.10  # a baseline "at LightRNN's size" has at most 10% more parameters
+MIN_SEEDS = 3  # a claim rests on three seeds or more
+
+
+def equal_time_targets(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per corpus and equal-time budget (`paced`, `time`), on the mean over seeds: the best
+    LightRNN against the best of each baseline family; at LightRNN's smallest size, its gain
+    over each family's best at most `SMALL` x that size; how many baseline points dominate the
+    best LightRNN (fewer parameters and lower perplexity); and the reallocation's gain over
+    the random-table control, met only over `MIN_SEEDS` seeds. The name says each row's seeds."""
+    out: dict[str, dict[str, Any]] = {}
+    cells: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for g in groups:
+        if g["budget"].split("-")[0] in ("paced", "time"):
+            cells[(g["corpus"], g["budget"])].append(g)
+    for (corpus, budget), gs in cells.items():
+        ours = [g for g in gs if g["model"].startswith("lightrnn")]
+        if not ours:
+            continue
+        theirs = {f: [g for g in gs if g["model"] == f] for f in ("adaptive", "full")}
+        where = f"{corpus}, {budget}"
+        best = min(ours, key=lambda g: g["test_ppl"])
+        if all(theirs.values()):
+            rivals = [min(v, key=lambda g: g["test_ppl"]) for v in theirs.values()]
+            ratio = best["test_ppl"] / min(r["test_ppl"] for r in rivals)
+            out[f"{where}: best LightRNN / best baseline ({seeds_of(best, *rivals)})"] = target(
+                round(ratio, 3), "< 1.00", ratio < 1
+            )
+        smallest = min(g["params"] for g in ours)
+        mine = min(
+            (g for g in ours if g["params"] <= SMALL * smallest), key=lambda g: g["test_ppl"]
+        )
+        small = {f: [g for g in v if g["params"] <= SMALL * smallest] for f, v in theirs.items()}
+        if all(small.values()):
+            rivals = [min(v, key=lambda g: g["test_ppl"]) for v in small.values()]
+            gain = 1 - mine["test_ppl"] / min(r["test_ppl"] for r in rivals)
+            name = f"{where}: at LightRNN's size ({smallest / 1e6:.2f}M), gain over both baselines"
+            out[f"{name} ({seeds_of(mine, *rivals)})"] = target(
+                round(gain, 3), ">= 0.10", gain >= 0.1
+            )
+        beaten = [
+            g
+            for v in theirs.values()
+            for g in v
+            if g["params"] < best["params"] and g["test_ppl"] < best["test_ppl"]
+        ]
+        if any(theirs.values()):
+            out[f"{where}: baseline points dominating the best LightRNN"] = target(
+                len(beaten), "0", not beaten
+            )
+        for g in ours:
+            control = next(
+                (
+                    c
+                    for c in ours
+                    if c["model"] == "lightrnn-random" and c["variant"] == g["variant"]
+                ),
+                None,
+            )
+            if g["model"] != "lightrnn" or control is None:
+                continue
+            gain = 1 - g["test_ppl"] / control["test_ppl"]
+            seeds = min(g["seeds"], control["seeds"])
+            out[f"{where}: reallocation gain, {g['variant']} ({seeds_of(g, control)})"] = target(
+                round(gain, 3),
+                f">= 0.05 over >= {MIN_SEEDS} seeds",
+                gain >= 0.05 and seeds >= MIN_SEEDS,
+            )
     return out
 
 
+def seeds_of(*groups: dict[str, Any]) -> str:
+    """'seeds 3/1': how many seeds each compared group has."""
+    return "seeds " + "/".join(str(g["seeds"]) for g in groups)
+
+
 def target_text(found: dict[str, dict[str, Any]]) -> str:
-    return target_lines(found, lambda v: f"{v:.3f}") if found else "(no target measured)"
+    show = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    return target_lines(found, show) if found else "(no target measured)"
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
