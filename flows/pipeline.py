@@ -73,7 +73,7 @@ def lightrnn_pipeline(
         )
     corpus_info = prepare_corpus_task(plan.splits, url, settings.corpus, pipeline.corpus_roots)
     table = initial_table_task(
-        url, corpus_info, pipeline.seed, plan.warm_start, settings.model.shortlist
+        url, corpus_info, pipeline.seed, plan.warm_start, settings.model.shortlist, pipeline.start
     )
     run_key = names.run_key(corpus_info.digest, settings.results(), table, code_version())
     logger.info("run %s: profile %s, store %s", run_key, profile, url)

@@ -1,5 +1,6 @@
-"""A first round's job without a flow: a corpus prepared into a store and a seeded random
-table. For benchmarks and tests that run the training launcher directly (bench/scaling.py)."""
+"""A first round's job without a flow: a corpus prepared into a store and its first table
+(`pipeline.start`). For benchmarks and tests that run the training launcher directly
+(bench/scaling.py)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import logging
 
 import storage
 from lightrnn.corpus import CorpusConfig
-from lightrnn.table import Table
 from tasks import names
 from tasks.artifacts import put_table
 from tasks.corpus import prepare_into_store, resolve_splits
 from tasks.refs import RoundJob
 from tasks.settings import RunSettings
+from tasks.table import fresh_table
 
 
 def first_round(
@@ -22,8 +23,8 @@ def first_round(
     store = storage.open_store(store_url)
     config = CorpusConfig(**{**settings.corpus.output_settings(), "workers": 1})
     info = prepare_into_store(resolve_splits(corpus), store, config, logging.getLogger(__name__))
-    shortlist = settings.model.shortlist
-    table = Table.random(info.vocab_size - shortlist, seed=settings.pipeline.seed)
-    name = names.initial_table(info.digest, settings.pipeline.seed, None, shortlist)
-    table_ref = put_table(store, name, table, {"source": "random"}, [str(info.ref)])
+    shortlist, pipeline = settings.model.shortlist, settings.pipeline
+    table, meta = fresh_table(store, info, pipeline.seed, pipeline.start, shortlist)
+    name = names.initial_table(info.digest, pipeline.seed, None, shortlist, pipeline.start)
+    table_ref = put_table(store, name, table, meta, [str(info.ref)])
     return RoundJob(store_url, run_key, 1, info, table_ref, None, settings)

@@ -32,9 +32,17 @@ def corpus(input_sha256: dict[str, str], settings: dict[str, Any]) -> str:
     return f"corpora/{digest(input_sha256, settings)}"
 
 
-def initial_table(corpus_digest: str, seed: int, warm_start: Ref | None, shortlist: int = 0) -> str:
-    start = str(warm_start) if warm_start else None
-    parts = (corpus_digest, seed, start) + ((shortlist,) if shortlist else ())
+def initial_table(
+    corpus_digest: str,
+    seed: int,
+    warm_start: Ref | None,
+    shortlist: int = 0,
+    start: str = "random",
+) -> str:
+    """A starting table's name; a random start keeps the names it had before `start` existed."""
+    warm = str(warm_start) if warm_start else None
+    parts = (corpus_digest, seed, warm) + ((shortlist,) if shortlist else ())
+    parts += (start,) if start != "random" and warm_start is None else ()
     return f"tables/{digest(*parts)}"
 
 

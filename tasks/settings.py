@@ -57,6 +57,9 @@ class LaunchConfig:
         return self.nproc * self.nnodes
 
 
+STARTS = ("random", "cooc")  # pipeline.start: how the bootstrap's first table is made
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """The bootstrap loop around the library calls."""
@@ -65,6 +68,8 @@ class PipelineConfig:
     moved_threshold: float = 0.01  # stable when fewer words than this fraction move ...
     min_objective_gain: float = 0.001  # ... or a reallocation gains less than this fraction
     seed: int = 0  # initial table and model initialisation
+    start: str = "random"  # the first table: "random" (the paper's) or "cooc" (co-occurrence
+    #                        statistics: lightrnn/table_start.py); a warm start wins over both
     carry_optimizer: bool = True  # a round's optimizer and lr schedule start where the last ended
     checkpoint_steps: int = 500  # checkpoint training every N steps (0: never by steps)
     checkpoint_minutes: float = 10.0  # ... or every N minutes (0: never by time)
@@ -80,6 +85,11 @@ class PipelineConfig:
         for name in ("moved_threshold", "min_objective_gain"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"pipeline.{name}={getattr(self, name)}: must be in [0, 1]")
+        if self.start not in STARTS:
+            raise ConfigError(
+                f"pipeline.start={self.start!r}: must be one of {', '.join(STARTS)} "
+                "(e.g. pipeline.start=cooc)"
+            )
         if self.checkpoint_steps < 0 or self.checkpoint_minutes < 0:
             raise ConfigError("pipeline.checkpoint_steps and checkpoint_minutes must be >= 0")
         if self.lease_seconds < 10 or self.wait_minutes < 0:
