@@ -196,7 +196,12 @@ def one_row(
     paced, key = 0, None
     if budget.kind == "paced":  # timed as it will train (a params- budget enlarges LightRNN)
         sized = replace(variant, hidden=hidden_for(model, variant, budget, size, corpus["vocab"]))
-        key = quality_pace.step_key(name, model, sized, size, torch.get_num_threads())
+        threads = torch.get_num_threads()
+        # the device as it resolved: `--device cpu` and the default `auto` time the same steps
+        key = quality_pace.step_key(name, model, sized, replace(size, device=device.type), threads)
+        legacy = quality_pace.step_key(name, model, sized, replace(size, device="auto"), threads)
+        if key not in calibration and legacy in calibration:  # keyed before keys resolved it
+            calibration[key] = calibration[legacy]
         if key not in calibration:
             calibration[key] = quality_pace.measure(corpus, model, sized, size)
         rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1

@@ -5,22 +5,26 @@
 # LightRNN = tied with a K-word shortlist, 2 rounds with one reallocation on costs from every
 # training token; the control keeps its random table; the full softmax is tied. Each step
 # appends its rows (steps can also run side by side with --out FILE, joined with --merge).
-# `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-5 take about 2 hours on one core;
-# steps 6-8 (learning rates, seeds, sizes) many more: the rows in the JSON say which ran.
+# Steps 7-8 train the baselines at LightRNN's size (0.84M parameters: h9, or h8 with div_value 2;
+# the tied full softmax at h9). `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-8 take
+# about 5 hours on one core; steps 9-10 (learning rates, sizes) did not run: the JSON's rows say
+# which did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 "$PY" bench/gcide.py  # the corpus, when missing
-Q=("$PY" bench/quality.py --device cpu --threads 1 --corpora gcide --budgets paced:600 --append
+Q=("$PY" bench/quality.py --threads 1 --corpora gcide --budgets paced:600 --append
   --out bench/results/quality-gcide-cpu.json)
 steps=(
-  "--models lightrnn,lightrnn-random --variants tie+k2000"
-  "--models lightrnn-random --variants tie+k2000+cooc"
-  "--models lightrnn --variants tie+k8000"
-  "--models adaptive --baseline-variants plain"
+  "--models lightrnn,lightrnn-random --variants tie+k2000 --seeds 0,1,2"
+  "--models lightrnn-random --variants tie+k2000+cooc --seeds 0,1,2"
+  "--models adaptive --baseline-variants plain --seeds 0,1,2"
   "--models full --baseline-variants tie"
+  "--models lightrnn --variants tie+k2000+cooc"
+  "--models lightrnn --variants tie+k2000+r4"
+  "--models adaptive --baseline-variants h9,h8+d2"
+  "--models full --baseline-variants tie+h9"
   "--models lightrnn,adaptive,full --variants tie+k2000+lr0.001,tie+k2000+lr0.01 --baseline-variants lr0.001,lr0.01,tie+lr0.001,tie+lr0.01"
-  "--models lightrnn,lightrnn-random,adaptive,full --variants tie+k2000 --baseline-variants plain,tie --seeds 1,2"
   "--models lightrnn,adaptive,full --variants tie+k2000+h100,tie+k2000+h400 --baseline-variants h100,h400,tie+h100,tie+h400"
 )
 for i in "${!steps[@]}"; do

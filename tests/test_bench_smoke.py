@@ -318,10 +318,20 @@ def test_quality_paced_budget_gives_identical_computations_identical_steps(tmp_p
         assert {"commit", "threads", "cpu", "load_average_1m"} <= set(r["provenance"])
         steps = [c["step"] for c in r["curve"]]
         assert steps == sorted(steps) and all(c["valid_ppl"] > 1 for c in r["curve"])
-    quality.main([*argv, "--out", str(out), "--append", "--seeds", "2", "--models", "full"])
+    auto = ["auto" if a == "cpu" else a for a in argv]  # `--device auto`: the same steps
+    quality.main([*auto, "--out", str(out), "--append", "--seeds", "2", "--models", "full"])
     again = json.loads(out.read_text())
     assert again["calibration"] == calibration  # reused, not measured again
     new = {r["variant"]: r["steps"] for r in again["results"] if r["seed"] == 2}
+    assert new == {v: r["steps"] for v, r in full.items()}
+    # a file whose keys name the device as given (`auto`), as files written before did
+    legacy = {k.replace("/cpu", "/auto"): v for k, v in calibration.items()}
+    out.write_text(json.dumps(again | {"calibration": legacy}))
+    quality.main([*argv, "--out", str(out), "--append", "--seeds", "3", "--models", "full"])
+    third = json.loads(out.read_text())
+    copied = {k: v for k, v in calibration.items() if "/full/" in k}  # the models this run ran
+    assert third["calibration"] == legacy | copied  # found under the old key, not measured
+    new = {r["variant"]: r["steps"] for r in third["results"] if r["seed"] == 3}
     assert new == {v: r["steps"] for v, r in full.items()}
 
 
