@@ -261,9 +261,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "calibration": calibration,
             "results": rows,
             "targets": targets,
-            "markdown": quality_report.markdown(rows)
-            + "\n\n"
-            + quality_report.target_text(targets),
+            "markdown": "\n\n".join(
+                filter(
+                    None,
+                    [
+                        quality_report.markdown(rows),
+                        quality_report.target_text(targets),
+                        quality_report.rounds_table(rows),
+                    ],
+                )
+            ),
         }
 
     results = common.ResultFile(out, result)

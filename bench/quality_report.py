@@ -4,6 +4,7 @@ seconds (matplotlib PNGs), and the named figures the docs cite (`facts`)."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -80,6 +81,48 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "test ppl",
     ] + (["peak MiB"] if peaks else [])
     return markdown_table(headers, table, "llllrrrrrrr" + ("r" if peaks else ""))
+
+
+def rounds_table(rows: list[dict[str, Any]]) -> str:
+    """What each round of a bootstrap of 3+ rounds is worth: per round its steps, validation
+    perplexity (on the evaluation sample) at the round's end, the random-table control's at the
+    same step (the row of the same corpus, budget, seed and variant without `rN`, from its
+    curve), the words the next reallocation moved, its objective gain and the perplexity right
+    after it. "" when no row has 3 rounds."""
+    lines = []
+    for r in rows:
+        if r["model"] != "lightrnn" or len(r.get("rounds", [])) < 3:
+            continue
+        base = "+".join(p for p in r["variant"].split("+") if not re.fullmatch(r"r\d+", p))
+        control = next(
+            (
+                c
+                for c in rows
+                if c["model"] == "lightrnn-random"
+                and c["variant"] == (base or "plain")
+                and all(c[k] == r[k] for k in ("corpus", "budget", "seed"))
+            ),
+            None,
+        )
+        for k in r["rounds"]:
+            at = [c for c in (control or {}).get("curve", []) if c["step"] <= k["steps"]]
+            lines.append(
+                [
+                    r["corpus"],
+                    r["variant"],
+                    str(r["seed"]),
+                    str(k["round"]),
+                    f"{k['steps']:,}",
+                    f"{k['valid_ppl']:.1f}",
+                    f"{at[-1]['valid_ppl']:.1f} @ {at[-1]['step']:,}" if at else "-",
+                    fmt(k.get("moved"), ".1%"),
+                    fmt(k.get("objective_gain"), ".1%"),
+                    fmt(k.get("valid_after"), ".1f"),
+                ]
+            )
+    headers = ["corpus", "variant", "seed", "round", "steps", "valid ppl"]
+    headers += ["control (step)", "moved", "objective gain", "valid after move"]
+    return markdown_table(headers, lines, "llrrrrrrrr") if lines else ""
 
 
 GOALS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.quality_report import equal_time_targets, grouped, target_text
+from bench.quality_report import equal_time_targets, grouped, rounds_table, target_text
 
 
 def row(model: str, variant: str, params: int, test: float, seed: int = 0) -> dict[str, Any]:
@@ -75,3 +75,23 @@ def test_a_dominating_baseline_and_too_few_seeds_miss() -> None:
 def test_budgets_other_than_equal_time_are_not_judged_here() -> None:
     rows = [dict(row("lightrnn", "tie", 1000, 100.0), budget="steps-100")]
     assert found(rows) == {}
+
+
+def test_the_rounds_table_puts_each_round_beside_the_control_at_its_step() -> None:
+    rounds = [
+        {"round": 1, "steps": 100, "valid_ppl": 300.0, "moved": 0.5, "objective_gain": 0.1,
+         "valid_after": 320.0},
+        {"round": 2, "steps": 200, "valid_ppl": 200.0, "moved": 0.25, "objective_gain": 0.02,
+         "valid_after": 205.0},
+        {"round": 3, "steps": 300, "valid_ppl": 180.0},
+    ]  # fmt: skip
+    light = row("lightrnn", "tie+r3", 1000, 170.0) | {"rounds": rounds}
+    curve = [{"step": s, "valid_ppl": 400.0 - s / 2} for s in (50, 100, 150, 200, 250)]
+    control = row("lightrnn-random", "tie", 1000, 190.0) | {"curve": curve}
+    lines = rounds_table([light, control]).splitlines()
+    assert lines[2:] == [
+        "| c | tie+r3 | 0 | 1 | 100 | 300.0 | 350.0 @ 100 | 50.0% | 10.0% | 320.0 |",
+        "| c | tie+r3 | 0 | 2 | 200 | 200.0 | 300.0 @ 200 | 25.0% | 2.0% | 205.0 |",
+        "| c | tie+r3 | 0 | 3 | 300 | 180.0 | 275.0 @ 250 | - | - | - |",
+    ]
+    assert rounds_table([control]) == ""  # no bootstrap of three rounds
