@@ -6,7 +6,9 @@ table(k+1), the loop stops when (Li et al. 2016, section 3.3; docs/design.md#sto
     moved_threshold of the words), or the reallocation gained less than min_gain of the
     objective (when words are interchangeable, ties keep words moving with nothing gained:
     what matters is the gain; see also AllocateConfig.keep_margin), or
-  - validation perplexity did not improve on the best earlier round, or
+  - validation perplexity did not improve on the best earlier round, or improved on it by less
+    than min_valid_gain (the round was worth too little for another one: on a large vocabulary
+    words keep moving every round, so "few words moved" may never hold), or
   - k reached max_rounds.
 The final model is the round with the best validation perplexity, with the table it trained on.
 """
@@ -34,7 +36,7 @@ class RoundStats:
 @dataclass(frozen=True)
 class Decision:
     stop: bool
-    reason: str  # "stable", "no_improvement", "max_rounds" or "continue"
+    reason: str  # "stable", "no_improvement", "small_gain", "max_rounds" or "continue"
     best_round: int
 
 
@@ -43,14 +45,16 @@ def check_convergence(
     max_rounds: int,
     moved_threshold: float = 0.01,
     min_gain: float = 0.0,
+    min_valid_gain: float = 0.0,
 ) -> Decision:
     """Whether to train another round, given the rounds so far (oldest first)."""
     if max_rounds < 1:
         raise ConfigError(f"max_rounds={max_rounds}: must be at least 1")
-    if not 0.0 <= moved_threshold <= 1.0 or not 0.0 <= min_gain <= 1.0:
+    fractions = (moved_threshold, min_gain, min_valid_gain)
+    if not all(0.0 <= f <= 1.0 for f in fractions):
         raise ConfigError(
-            f"moved_threshold={moved_threshold} and min_gain={min_gain}: must be fractions "
-            "in [0, 1]"
+            f"moved_threshold={moved_threshold}, min_gain={min_gain} and min_valid_gain="
+            f"{min_valid_gain}: must be fractions in [0, 1]"
         )
     if not rounds:
         return Decision(False, "continue", 0)
@@ -58,8 +62,12 @@ def check_convergence(
         rounds, key=lambda r: (r.valid_ppl if math.isfinite(r.valid_ppl) else math.inf, r.round)
     )
     last = rounds[-1]
-    if len(rounds) > 1 and last.valid_ppl >= min(r.valid_ppl for r in rounds[:-1]):
-        return Decision(True, "no_improvement", best.round)
+    if len(rounds) > 1:
+        before = min(r.valid_ppl for r in rounds[:-1])
+        if last.valid_ppl >= before:
+            return Decision(True, "no_improvement", best.round)
+        if 1 - last.valid_ppl / before < min_valid_gain:
+            return Decision(True, "small_gain", best.round)
     if last.round >= max_rounds:
         return Decision(True, "max_rounds", best.round)
     if last.moved_fraction is not None and (

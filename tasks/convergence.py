@@ -18,4 +18,5 @@ def check_convergence_task(rounds: list[RoundResult], pipeline: PipelineConfig) 
         pipeline.max_rounds,
         pipeline.moved_threshold,
         pipeline.min_objective_gain,
+        pipeline.min_valid_gain,
     )

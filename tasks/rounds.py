@@ -141,7 +141,7 @@ def run_summary(
 
 
 # Stop reasons of a bootstrap that has converged: more rounds would not help.
-CONVERGED = ("stable", "no_improvement")
+CONVERGED = ("stable", "no_improvement", "small_gain")
 
 
 def _artifacts(corpus: CorpusInfo, rounds: list[RoundResult]) -> dict[str, str]:

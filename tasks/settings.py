@@ -67,6 +67,8 @@ class PipelineConfig:
     max_rounds: int = 4
     moved_threshold: float = 0.01  # stable when fewer words than this fraction move ...
     min_objective_gain: float = 0.001  # ... or a reallocation gains less than this fraction
+    min_valid_gain: float = 0.0  # stop when a round improves validation perplexity on the best
+    #                              earlier round by less than this fraction (0: off)
     seed: int = 0  # initial table and model initialisation
     start: str = "random"  # the first table: "random" (the paper's) or "cooc" (co-occurrence
     #                        statistics: lightrnn/table_start.py); a warm start wins over both
@@ -82,7 +84,7 @@ class PipelineConfig:
         check_fields(self, "pipeline.")
         if self.max_rounds < 1:
             raise ConfigError(f"pipeline.max_rounds={self.max_rounds}: must be at least 1")
-        for name in ("moved_threshold", "min_objective_gain"):
+        for name in ("moved_threshold", "min_objective_gain", "min_valid_gain"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"pipeline.{name}={getattr(self, name)}: must be in [0, 1]")
         if self.start not in STARTS:

@@ -17,6 +17,19 @@ def test_continue_until_a_stop_rule_fires():
     assert check_convergence([r1], 1, moved_threshold=0.0) == Decision(True, "max_rounds", 1)
 
 
+def test_a_round_worth_less_than_min_valid_gain_ends_the_loop():
+    r1, r2 = RoundStats(1, 300.0, 0.8), RoundStats(2, 250.0, 0.7)  # round 2: 1/6 better
+    assert check_convergence([r1, r2], 4, min_valid_gain=0.16) == Decision(False, "continue", 2)
+    assert check_convergence([r1, r2], 4, min_valid_gain=0.17) == Decision(True, "small_gain", 2)
+    r3 = RoundStats(3, 248.0, 0.7)  # 0.8% better than the best earlier round
+    assert check_convergence([r1, r2, r3], 4, min_valid_gain=0.01) == Decision(
+        True, "small_gain", 3
+    )
+    assert check_convergence([r1, r2, r3], 4) == Decision(False, "continue", 3)  # 0: off
+    with pytest.raises(ConfigError, match="min_valid_gain=1.5"):
+        check_convergence([r1], 4, min_valid_gain=1.5)
+
+
 def test_bad_settings_are_refused():
     with pytest.raises(ConfigError, match="max_rounds=0"):
         check_convergence([], 0)
