@@ -316,7 +316,9 @@ def save(fig: Any, path: Path) -> Path:
 
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per row group
-    `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}`, and for
+    `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}`; per
+    round of a LightRNN row `.../seedS/roundK/{valid,moved,objective_gain,valid_after,move_gain}`
+    (move_gain: validation perplexity right after the reallocation against before); and for
     two groups of one corpus and budget (or a `params-` budget and its base)
     `A/vs/[BUDGET/]MODEL/VARIANT/{ratio,gain,fewer_params,seconds_ratio}` (BUDGET where it is
     not A's): test perplexity A / B, 1 - that
@@ -334,6 +336,17 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
         out[f"{key}/hidden"] = str(g["hidden"])
         out[f"{key}/seeds"] = str(g["seeds"])
         out[f"{key}/realloc_seconds"] = f"{g['realloc_seconds']:,.0f}"
+    for r in saved["results"]:  # per round of a bootstrap: ROW/seedS/roundK/FIELD
+        row = "/".join(r[k] for k in KEY) + f"/seed{r['seed']}"
+        for k in r.get("rounds", []) if r["model"] == "lightrnn" else []:
+            at = f"{row}/round{k['round']}"
+            out[f"{at}/valid"] = f"{k['valid_ppl']:.1f}"
+            for field in ("moved", "objective_gain"):
+                if k.get(field) is not None:
+                    out[f"{at}/{field}"] = f"{k[field]:.1%}"
+            if k.get("valid_after") is not None:
+                out[f"{at}/valid_after"] = f"{k['valid_after']:.1f}"
+                out[f"{at}/move_gain"] = f"{1 - k['valid_after'] / k['valid_ppl']:.1%}"
     for a in groups:
         for b in groups:
             base = a["budget"].removeprefix("params-")

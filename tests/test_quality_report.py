@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.quality_report import equal_time_targets, grouped, rounds_table, target_text
+from bench.quality_report import (
+    equal_time_targets,
+    facts,
+    grouped,
+    rounds_table,
+    target_text,
+)
 
 
 def row(model: str, variant: str, params: int, test: float, seed: int = 0) -> dict[str, Any]:
@@ -95,3 +101,22 @@ def test_the_rounds_table_puts_each_round_beside_the_control_at_its_step() -> No
         "| c | tie+r3 | 0 | 3 | 300 | 180.0 | 275.0 @ 250 | - | - | - |",
     ]
     assert rounds_table([control]) == ""  # no bootstrap of three rounds
+
+
+def test_round_facts_name_each_round_of_a_bootstrap() -> None:
+    rounds = [
+        {"round": 1, "steps": 100, "valid_ppl": 300.0, "moved": 0.5, "objective_gain": 0.1,
+         "valid_after": 285.0},
+        {"round": 2, "steps": 200, "valid_ppl": 200.0},
+    ]  # fmt: skip
+    light = row("lightrnn", "tie", 1000, 170.0) | {"rounds": rounds}
+    got = facts({"results": [light]})
+    at = "c/paced-60s/lightrnn/tie/seed0/round1"
+    assert {k: v for k, v in got.items() if k.startswith(at)} == {
+        f"{at}/valid": "300.0",
+        f"{at}/moved": "50.0%",
+        f"{at}/objective_gain": "10.0%",
+        f"{at}/valid_after": "285.0",
+        f"{at}/move_gain": "5.0%",
+    }
+    assert got["c/paced-60s/lightrnn/tie/seed0/round2/valid"] == "200.0"
