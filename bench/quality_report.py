@@ -86,24 +86,22 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 def rounds_table(rows: list[dict[str, Any]]) -> str:
     """What each round of a bootstrap of 3+ rounds is worth: per round its steps, validation
     perplexity (on the evaluation sample) at the round's end, the random-table control's at the
-    same step (the row of the same corpus, budget, seed and variant without `rN`, from its
-    curve), the words the next reallocation moved, its objective gain and the perplexity right
-    after it. "" when no row has 3 rounds."""
+    last evaluation up to that step (from its curve: the row of the same corpus, budget, seed
+    and variant, else the variant without `rN`), the words the next reallocation moved, its
+    objective gain and the perplexity right after it. "" when no row has 3 rounds."""
     lines = []
     for r in rows:
         if r["model"] != "lightrnn" or len(r.get("rounds", [])) < 3:
             continue
         base = "+".join(p for p in r["variant"].split("+") if not re.fullmatch(r"r\d+", p))
-        control = next(
-            (
-                c
-                for c in rows
-                if c["model"] == "lightrnn-random"
-                and c["variant"] == (base or "plain")
-                and all(c[k] == r[k] for k in ("corpus", "budget", "seed"))
-            ),
-            None,
-        )
+        controls = [
+            c
+            for c in rows
+            if c["model"] == "lightrnn-random"
+            and c["variant"] in (r["variant"], base or "plain")
+            and all(c[k] == r[k] for k in ("corpus", "budget", "seed"))
+        ]  # the same rounds first: its evaluations fall on the same steps
+        control = min(controls, key=lambda c: c["variant"] != r["variant"], default=None)
         for k in r["rounds"]:
             at = [c for c in (control or {}).get("curve", []) if c["step"] <= k["steps"]]
             lines.append(

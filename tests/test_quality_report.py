@@ -120,3 +120,18 @@ def test_round_facts_name_each_round_of_a_bootstrap() -> None:
         f"{at}/move_gain": "5.0%",
     }
     assert got["c/paced-60s/lightrnn/tie/seed0/round2/valid"] == "200.0"
+
+
+def test_the_rounds_table_prefers_a_control_with_the_same_rounds() -> None:
+    rounds = [{"round": k, "steps": 100 * k, "valid_ppl": 300.0 - k} for k in (1, 2, 3)]
+    light = row("lightrnn", "tie+r3", 1000, 170.0) | {"rounds": rounds}
+    two = row("lightrnn-random", "tie", 1000, 190.0) | {"curve": [{"step": 150, "valid_ppl": 9.0}]}
+    same = row("lightrnn-random", "tie+r3", 1000, 190.0) | {
+        "curve": [{"step": s, "valid_ppl": 1.0 * s} for s in (100, 200, 300)]
+    }
+    lines = rounds_table([light, two, same]).splitlines()
+    assert [line.split(" | ")[6] for line in lines[2:]] == [
+        "100.0 @ 100",
+        "200.0 @ 200",
+        "300.0 @ 300",
+    ]
