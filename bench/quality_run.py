@@ -283,9 +283,10 @@ def run(
             curve.append(at | {"valid_ppl": entry["valid_ppl"]})
 
         trainer = Trainer(net, train, valid, base, evaluated=evaluated)
-        if carried is not None:
+        if carried is not None:  # optimizer, schedule and place in the data go on
             trainer.optimizer.load_state_dict(carried[0])
             trainer.scheduler.load_state_dict(carried[1])
+            trainer.start_at(carried[2])
         before = clock()
         if budget.kind in ("steps", "paced"):
             trainer.run()
@@ -294,7 +295,7 @@ def run(
                 trainer.run(until_step=trainer.state.step + CHUNK_STEPS)
         used = clock() - before
         steps, train_s, spent = steps + trainer.state.step, train_s + used, spent + used
-        carried = (trainer.optimizer.state_dict(), trainer.scheduler.state_dict())
+        carried = (trainer.optimizer.state_dict(), trainer.scheduler.state_dict(), trainer.position)
         entry: dict[str, Any] = {
             "round": k,
             "steps": steps,

@@ -72,7 +72,8 @@ class PipelineConfig:
     seed: int = 0  # initial table and model initialisation
     start: str = "random"  # the first table: "random" (the paper's) or "cooc" (co-occurrence
     #                        statistics: lightrnn/table_start.py); a warm start wins over both
-    carry_optimizer: bool = True  # a round's optimizer and lr schedule start where the last ended
+    carry_optimizer: bool = True  # a round's optimizer, lr schedule and place in the training
+    #                               data start where the last round's ended
     checkpoint_steps: int = 500  # checkpoint training every N steps (0: never by steps)
     checkpoint_minutes: float = 10.0  # ... or every N minutes (0: never by time)
     lease_seconds: float = 300.0  # a run's lease lapses this long after its last heartbeat

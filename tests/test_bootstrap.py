@@ -26,7 +26,7 @@ def test_a_round_worth_less_than_min_valid_gain_ends_the_loop():
         True, "small_gain", 3
     )
     assert check_convergence([r1, r2, r3], 4) == Decision(False, "continue", 3)  # 0: off
-    with pytest.raises(ConfigError, match="min_valid_gain=1.5"):
+    with pytest.raises(ConfigError, match=r"min_valid_gain=1\.5"):
         check_convergence([r1], 4, min_valid_gain=1.5)
 
 

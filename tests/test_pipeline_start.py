@@ -10,6 +10,7 @@ from store_backends import new_store
 
 import storage
 from flows.pipeline import lightrnn_pipeline
+from lightrnn.checkpoint import OPTIMIZER_STATE, load_tensors
 from lightrnn.corpus import open_split
 from lightrnn.errors import ConfigError
 from lightrnn.table import Table
@@ -33,7 +34,7 @@ def test_a_cooc_start_is_the_cooccurrence_table_of_the_training_split(prefect_ap
     corpus = wikitext_slice(tmp_path / "wt2", 300, 30)
     cooc = {**QUICK, "pipeline.start": "cooc"}
     run = lightrnn_pipeline(
-        corpus=str(corpus), store=url, profile="tiny", max_rounds=1, overrides=cooc
+        corpus=str(corpus), store=url, profile="tiny", max_rounds=2, overrides=cooc
     )
 
     made = first_table(store, run["corpus"])
@@ -45,6 +46,18 @@ def test_a_cooc_start_is_the_cooccurrence_table_of_the_training_split(prefect_ap
     expected = cooccurrence_table(train[0 : len(train)], run["vocab_size"], shortlist=shortlist)
     assert np.array_equal(table.cells, expected.cells)
     assert table.digest() != Table.random(table.vocab_size, seed=0).digest()
+
+    # Round 2 read on where round 1 stopped in the training data (10 steps each, within an epoch)
+    assert len(train) > 20 * 16 * 20 + 1  # tiny: batch 16 x bptt 20
+    at = [
+        tuple(
+            load_tensors(store.get(names.round_model(run["run"], k)) / OPTIMIZER_STATE)[
+                "position"
+            ].tolist()
+        )
+        for k in (1, 2)
+    ]
+    assert at == [(0, 10), (0, 20)]
 
     # The random start on the same corpus: its own artifact, under the name it always had.
     random_run = lightrnn_pipeline(

@@ -227,3 +227,18 @@ def test_divergence_before_any_checkpoint_rolls_back_to_the_start():
 def test_non_finite_and_mistyped_values_are_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**overrides)
+
+
+def test_a_trainer_started_at_another_ones_position_reads_on_from_there():
+    first = make_trainer(max_steps=40)
+    first.run()
+    second = make_trainer(max_steps=40)
+    second.start_at(first.position)
+    second.run()
+    whole = make_trainer(max_steps=80)
+    whole.run()
+    assert second.position == whole.position  # across an epoch's end: windows per epoch < 80
+    assert whole.position[0] == 1 and len(whole.batches) < 80
+    assert make_trainer(max_steps=40).position == (0, 0)
+    with pytest.raises(TrainingError, match="not stepped yet"):
+        first.start_at((0, 0))

@@ -146,6 +146,19 @@ class Trainer:
     def epoch_float(self) -> float:
         return self.state.epoch + self.state.window / len(self.batches)
 
+    @property
+    def position(self) -> tuple[int, int]:
+        """(epoch, next window): where in the training stream the next step reads."""
+        return self.state.epoch, self.state.window
+
+    def start_at(self, position: tuple[int, int]) -> None:
+        """Read on from `position` (an earlier trainer's), before the first step: a bootstrap
+        round that trains for less than an epoch would otherwise read only the stream's start,
+        every round the same part (a window past the end starts the next epoch)."""
+        if self.state.step:
+            raise TrainingError("start_at is for a trainer that has not stepped yet")
+        self.state.epoch, self.state.window = (int(x) for x in position)
+
     # -- the loop -----------------------------------------------------------------------------
 
     def run(self, until_step: int | None = None) -> TrainResult:

@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
 import storage
 from lightrnn.checkpoint import OPTIMIZER_STATE, WEIGHTS, load_tensors, tensors_to_bytes
 from lightrnn.corpus import open_split
@@ -81,9 +83,11 @@ def train_round(
         world=world,
         evaluated=validated if main else None,
     )
-    if carried is not None:  # the previous round's optimizer and schedule go on
+    if carried is not None:  # the previous round's optimizer, schedule and place in the data go on
         trainer.optimizer.load_state_dict(carried["optimizer"])
         trainer.scheduler.load_state_dict(carried["scheduler"])
+        if "position" in carried:  # rounds stored before it was: from the stream's start
+            trainer.start_at(tuple(carried["position"].tolist()))
     resumed = target.resume(trainer, log, world)
     if resumed is not None and main:
         tell(log, "resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
@@ -120,6 +124,7 @@ def train_round(
     optimizer = {
         "optimizer": cpu_copy(trainer.optimizer.state_dict()),
         "scheduler": cpu_copy(trainer.scheduler.state_dict()),
+        "position": torch.tensor(trainer.position),  # where the next round reads on
     }
     extra = {OPTIMIZER_STATE: tensors_to_bytes(optimizer)}
     ref = put_model(store, model_name, model.cpu(), vocab, corpus.tokenizer, meta, parents, extra)
