@@ -135,3 +135,16 @@ def test_the_rounds_table_prefers_a_control_with_the_same_rounds() -> None:
         "200.0 @ 200",
         "300.0 @ 300",
     ]
+
+
+def test_a_claim_rests_on_the_best_lightrnn_with_three_seeds() -> None:
+    rows = [
+        row("lightrnn", "tie+r4", 1000, 80.0),  # the best, on one seed
+        *(row("lightrnn-random", "tie+cooc", 1000, 90.0, s) for s in range(3)),
+        *(row("adaptive", "h2", 1000, 120.0, s) for s in range(3)),
+        *(row("full", "tie+h2", 1000, 200.0, s) for s in range(3)),
+    ]
+    name = "c, paced-60s: at LightRNN's size (0.00M), gain over both baselines (seeds 3/3/3)"
+    assert found(rows)[name] == (0.25, True)
+    best = "c, paced-60s: best LightRNN / best baseline (seeds 3/3/3)"
+    assert found(rows)[best] == (0.75, True)
