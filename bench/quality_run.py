@@ -286,7 +286,7 @@ def run(
         if carried is not None:  # optimizer, schedule and place in the data go on
             trainer.optimizer.load_state_dict(carried[0])
             trainer.scheduler.load_state_dict(carried[1])
-            trainer.start_at(carried[2])
+            trainer.state.start_at(carried[2])
         before = clock()
         if budget.kind in ("steps", "paced"):
             trainer.run()

@@ -233,7 +233,7 @@ def test_a_trainer_started_at_another_ones_position_reads_on_from_there():
     first = make_trainer(max_steps=40)
     first.run()
     second = make_trainer(max_steps=40)
-    second.start_at(first.position)
+    second.state.start_at(first.position)
     second.run()
     whole = make_trainer(max_steps=80)
     whole.run()
@@ -241,4 +241,4 @@ def test_a_trainer_started_at_another_ones_position_reads_on_from_there():
     assert whole.position[0] == 1 and len(whole.batches) < 80
     assert make_trainer(max_steps=40).position == (0, 0)
     with pytest.raises(TrainingError, match="not stepped yet"):
-        first.start_at((0, 0))
+        first.state.start_at((0, 0))

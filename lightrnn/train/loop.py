@@ -30,7 +30,7 @@ from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
 from lightrnn.recurrent import RecurrentLM
-from lightrnn.train.config import TrainConfig, resolve_device
+from lightrnn.train.config import TrainConfig, make_optimizer, resolve_device
 from lightrnn.train.state import (
     TrainProgress,
     TrainResult,
@@ -91,7 +91,7 @@ class Trainer:
         self.checkpoint_fn = checkpoint
         self.checkpoint_steps = checkpoint_steps
         self.checkpoint_seconds = checkpoint_seconds
-        self.optimizer = self._make_optimizer()
+        self.optimizer = make_optimizer(config, self.model.parameters())
         self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             self.optimizer,
             mode="min",
@@ -107,14 +107,6 @@ class Trainer:
         self._last_good: dict[str, Any] | None = None  # rollback target (on_diverge="rollback")
         self._gathered: dict[str, Any] | None = None  # the state being checkpointed (a world)
         self.last_window_len = 0
-
-    def _make_optimizer(self) -> torch.optim.Optimizer:
-        cfg, params = self.config, self.model.parameters()
-        if cfg.optimizer == "sgd":
-            return torch.optim.SGD(
-                params, lr=cfg.learning_rate, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-            )
-        return torch.optim.Adam(params, lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
 
     # -- what callers read --------------------------------------------------------------------
 
@@ -148,16 +140,8 @@ class Trainer:
 
     @property
     def position(self) -> tuple[int, int]:
-        """(epoch, next window): where in the training stream the next step reads."""
+        """(epoch, next window): where the next step reads; `state.start_at` takes it."""
         return self.state.epoch, self.state.window
-
-    def start_at(self, position: tuple[int, int]) -> None:
-        """Read on from `position` (an earlier trainer's), before the first step: a bootstrap
-        round that trains for less than an epoch would otherwise read only the stream's start,
-        every round the same part (a window past the end starts the next epoch)."""
-        if self.state.step:
-            raise TrainingError("start_at is for a trainer that has not stepped yet")
-        self.state.epoch, self.state.window = (int(x) for x in position)
 
     # -- the loop -----------------------------------------------------------------------------
 

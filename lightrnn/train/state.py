@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from lightrnn.errors import TrainingError
 from lightrnn.progress import eta_seconds
 
 
@@ -71,6 +72,14 @@ class TrainState:
     stop_reason: str = ""
     rollbacks: int = 0  # divergences recovered from (on_diverge="rollback")
     rollback_log: list[dict[str, float]] = field(default_factory=list)  # at_step, to_step, lr
+
+    def start_at(self, position: tuple[int, int]) -> None:
+        """Read on from (epoch, window), before the first step: a bootstrap round that trains
+        for less than an epoch would otherwise read only the stream's start, every round the
+        same part (a window past the end starts the next epoch)."""
+        if self.step:
+            raise TrainingError("start_at is for a trainer that has not stepped yet")
+        self.epoch, self.window = (int(x) for x in position)
 
 
 def state_is_finite(state: dict[str, Any]) -> bool:

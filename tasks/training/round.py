@@ -87,7 +87,7 @@ def train_round(
         trainer.optimizer.load_state_dict(carried["optimizer"])
         trainer.scheduler.load_state_dict(carried["scheduler"])
         if "position" in carried:  # rounds stored before it was: from the stream's start
-            trainer.start_at(tuple(carried["position"].tolist()))
+            trainer.state.start_at(tuple(carried["position"].tolist()))
     resumed = target.resume(trainer, log, world)
     if resumed is not None and main:
         tell(log, "resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
