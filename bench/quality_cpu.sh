@@ -17,9 +17,5 @@ steps=(
   "--corpora ptb --budgets steps:2400 --models lightrnn --variants plain,tie,tie+k2000,tie+k2000+exact,tie+k2000+greedy"
   "--corpora ptb --budgets convergence:900 --models lightrnn,lightrnn-random,full"
 )
-for i in "${!steps[@]}"; do
-  [ $((i + 1)) -lt "${1:-1}" ] && continue
-  echo "=== step $((i + 1)): ${steps[$i]} ($(date +%T))"
-  # shellcheck disable=SC2086 # the step's words are separate arguments
-  "${Q[@]}" ${steps[$i]}
-done
+. bench/study_steps.sh
+run_steps "${1:-1}"

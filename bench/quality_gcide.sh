@@ -5,10 +5,10 @@
 # LightRNN = tied with a K-word shortlist, 2 rounds with one reallocation on costs from every
 # training token; the control keeps its random table; the full softmax is tied. Each step
 # appends its rows (steps can also run side by side with --out FILE, joined with --merge).
-# Steps 7-8 train the baselines at LightRNN's size (0.84M parameters: h9, or h8 with div_value 2;
-# the tied full softmax at h9). `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-8 take
-# about 5 hours on one core; steps 9-10 (learning rates, sizes) did not run: the JSON's rows say
-# which did.
+# Steps 6-8 train the baselines at LightRNN's size (0.84M parameters: h9, or h8 with div_value 2;
+# the tied full softmax at h9). `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-8
+# (27 rows of about 12 minutes) take about 6 hours on one core; steps 9-10 (learning rates,
+# sizes) did not run: each row of the JSON records the command that made it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -18,18 +18,14 @@ Q=("$PY" bench/quality.py --threads 1 --corpora gcide --budgets paced:600 --appe
 steps=(
   "--models lightrnn,lightrnn-random --variants tie+k2000 --seeds 0,1,2"
   "--models lightrnn-random --variants tie+k2000+cooc --seeds 0,1,2"
-  "--models adaptive --baseline-variants plain --seeds 0,1,2"
-  "--models full --baseline-variants tie"
-  "--models lightrnn --variants tie+k2000+cooc"
-  "--models lightrnn --variants tie+k2000+r4"
-  "--models adaptive --baseline-variants h9,h8+d2"
-  "--models full --baseline-variants tie+h9"
+  "--models lightrnn,adaptive --variants tie+k2000+cooc --baseline-variants plain --seeds 0,1,2"
+  "--models full --baseline-variants tie --seeds 0,1,2"
+  "--models lightrnn --variants tie+k2000+r4,tie+k2000+lr0.01+cooc"
+  "--models adaptive --baseline-variants h9 --seeds 0,1,2"
+  "--models adaptive --baseline-variants h8+d2"
+  "--models full --baseline-variants tie+h9 --seeds 0,1,2"
   "--models lightrnn,adaptive,full --variants tie+k2000+lr0.001,tie+k2000+lr0.01 --baseline-variants lr0.001,lr0.01,tie+lr0.001,tie+lr0.01"
   "--models lightrnn,adaptive,full --variants tie+k2000+h100,tie+k2000+h400 --baseline-variants h100,h400,tie+h100,tie+h400"
 )
-for i in "${!steps[@]}"; do
-  [ $((i + 1)) -lt "${1:-1}" ] && continue
-  echo "=== step $((i + 1)): ${steps[$i]} ($(date +%T))"
-  # shellcheck disable=SC2086 # the step's words are separate arguments
-  "${Q[@]}" ${steps[$i]}
-done
+. bench/study_steps.sh
+run_steps "${1:-1}"

@@ -22,9 +22,5 @@ steps=(
   "--corpora ptb --models lightrnn-random --variants tie+cooc+lr0.001,tie+cooc+lr0.01"
   "--corpora wikitext-2 --models lightrnn --variants tie+k2000+r4"
 )
-for i in "${!steps[@]}"; do
-  [ $((i + 1)) -lt "${1:-1}" ] && continue
-  echo "=== step $((i + 1)): ${steps[$i]} ($(date +%T))"
-  # shellcheck disable=SC2086 # the step's words are separate arguments
-  "${Q[@]}" ${steps[$i]}
-done
+. bench/study_steps.sh
+run_steps "${1:-1}"

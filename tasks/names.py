@@ -39,10 +39,12 @@ def initial_table(
     shortlist: int = 0,
     start: str = "random",
 ) -> str:
-    """A starting table's name; a random start keeps the names it had before `start` existed."""
+    """A starting table's name; a random start keeps the names it had before `start` existed,
+    and a co-occurrence start leaves the seed out (it plays no part: every seed shares one)."""
     warm = str(warm_start) if warm_start else None
-    parts = (corpus_digest, seed, warm) + ((shortlist,) if shortlist else ())
-    parts += (start,) if start != "random" and warm_start is None else ()
+    fresh_cooc = start != "random" and warm_start is None
+    parts = (corpus_digest, None if fresh_cooc else seed, warm)
+    parts += ((shortlist,) if shortlist else ()) + ((start,) if fresh_cooc else ())
     return f"tables/{digest(*parts)}"
 
 

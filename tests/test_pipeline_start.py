@@ -67,6 +67,10 @@ def test_a_cooc_start_is_the_cooccurrence_table_of_the_training_split(prefect_ap
     digest = store.resolve(corpus_name, version).meta["digest"]
     assert names.initial_table(digest, 0, None, shortlist) != made.name
     assert names.initial_table(digest, 0, None, shortlist, "cooc") == made.name
+    assert names.initial_table(digest, 7, None, shortlist, "cooc") == made.name  # seed-free
+    assert names.initial_table(digest, 7, None, shortlist) != names.initial_table(
+        digest, 0, None, shortlist
+    )
     assert store.resolve(names.initial_table(digest, 0, None, shortlist)).meta["source"] == "random"
 
 
