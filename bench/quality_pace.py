@@ -28,7 +28,9 @@ def step_key(corpus: str, model: str, variant: Variant, size: Size, threads: int
     """What a training step computes: the family, the options that change the network, sizes."""
     family = "lightrnn" if model.startswith("lightrnn") else model
     h = variant.hidden or size.hidden  # in the key's size part only, however it was given
-    shape = replace(variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0, cooc=False, hidden=0)
+    shape = replace(
+        variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0, cooc=False, keep=0.0, hidden=0
+    )
     name = variant_name(shape, baseline=family != "lightrnn")
     return (
         f"{corpus}/{family}/{name}/h{h}x{size.layers}/dropout{size.dropout:g}"

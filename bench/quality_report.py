@@ -4,6 +4,7 @@ seconds (matplotlib PNGs), and the named figures the docs cite (`facts`)."""
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import defaultdict
@@ -17,8 +18,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.common import fmt, markdown_table, target, target_lines
+from lightrnn.bootstrap import RoundStats, check_convergence
+from tasks.settings import PipelineConfig
 
 KEY = ("corpus", "budget", "model", "variant")
+LOOP = PipelineConfig()  # the pipeline's stopping rule as a user gets it (its defaults)
 
 
 def grouped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -88,7 +92,8 @@ def rounds_table(rows: list[dict[str, Any]]) -> str:
     perplexity (on the evaluation sample) at the round's end, the random-table control's at the
     last evaluation up to that step (from its curve: the row of the same corpus, budget, seed
     and variant, else the variant without `rN`), the words the next reallocation moved, its
-    objective gain and the perplexity right after it. "" when no row has 3 rounds."""
+    objective gain, the perplexity right after it, and what the pipeline's stopping rule
+    (`loop_decisions`) decides after that round. "" when no row has 3 rounds."""
     lines = []
     for r in rows:
         if r["model"] != "lightrnn" or len(r.get("rounds", [])) < 3:
@@ -102,7 +107,7 @@ def rounds_table(rows: list[dict[str, Any]]) -> str:
             and all(c[k] == r[k] for k in ("corpus", "budget", "seed"))
         ]  # the same rounds first: its evaluations fall on the same steps
         control = min(controls, key=lambda c: c["variant"] != r["variant"], default=None)
-        for k in r["rounds"]:
+        for k, decision in zip(r["rounds"], loop_decisions(r["rounds"]), strict=True):
             at = [c for c in (control or {}).get("curve", []) if c["step"] <= k["steps"]]
             lines.append(
                 [
@@ -116,11 +121,68 @@ def rounds_table(rows: list[dict[str, Any]]) -> str:
                     fmt(k.get("moved"), ".1%"),
                     fmt(k.get("objective_gain"), ".1%"),
                     fmt(k.get("valid_after"), ".1f"),
+                    decision,
                 ]
             )
     headers = ["corpus", "variant", "seed", "round", "steps", "valid ppl"]
-    headers += ["control (step)", "moved", "objective gain", "valid after move"]
-    return markdown_table(headers, lines, "llrrrrrrrr") if lines else ""
+    headers += ["control (step)", "moved", "objective gain", "valid after move", "loop"]
+    return markdown_table(headers, lines, "llrrrrrrrrl") if lines else ""
+
+
+def loop_decisions(rounds: list[dict[str, Any]]) -> list[str]:
+    """After each round of a bench run, what the pipeline's check-convergence would decide with
+    its default settings ("continue", "stable", "no_improvement", "small_gain", "max_rounds")."""
+    stats = [
+        RoundStats(
+            k["round"], k.get("valid_ppl") or math.inf, k.get("moved"), k.get("objective_gain")
+        )
+        for k in rounds  # a round with no evaluation (no steps in its time) counts as no better
+    ]
+    return [
+        check_convergence(
+            stats[: i + 1],
+            LOOP.max_rounds,
+            LOOP.moved_threshold,
+            LOOP.min_objective_gain,
+            LOOP.min_valid_gain,
+        ).reason
+        for i in range(len(stats))
+    ]
+
+
+def first_stop(rounds: list[dict[str, Any]]) -> str:
+    """Where the pipeline's loop would have stopped this run: "stable@2", or "continue@N" when
+    the run ended (after N rounds) before the loop would."""
+    decisions = loop_decisions(rounds)
+    k = next((i for i, d in enumerate(decisions) if d != "continue"), len(decisions) - 1)
+    return f"{decisions[k]}@{k + 1}"
+
+
+def loop_targets(rows: list[dict[str, Any]], groups: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per corpus and equal-time budget: does the loop stop because the table is stable within
+    `LOOP.max_rounds` rounds, with the best bootstrap (`lightrnn` rows of 2+ rounds)? Its value
+    counts where each of that group's runs would stop (`first_stop`)."""
+    out: dict[str, dict[str, Any]] = {}
+    boots = [
+        g
+        for g in groups
+        if g["model"] == "lightrnn"
+        and g["budget"].split("-")[0] in ("paced", "time")
+        and any(len(r.get("rounds", [])) > 1 for r in members(rows, g))
+    ]
+    for corpus, budget in sorted({(g["corpus"], g["budget"]) for g in boots}):
+        best = claimable([g for g in boots if (g["corpus"], g["budget"]) == (corpus, budget)])
+        stops = [first_stop(r["rounds"]) for r in members(rows, best) if r.get("rounds")]
+        value = ", ".join(f"{s} x{stops.count(s)}" for s in sorted(set(stops)))
+        name = f"{corpus}, {budget}: the loop stops as stable within {LOOP.max_rounds} rounds"
+        stable = all(s.startswith("stable@") for s in stops)
+        out[f"{name}, best bootstrap {best['variant']}"] = target(value, "stable", stable)
+    return out
+
+
+def members(rows: list[dict[str, Any]], group: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows (one per seed) a group was made of."""
+    return [r for r in rows if all(r[k] == group[k] for k in KEY)]
 
 
 GOALS = {
@@ -153,7 +215,7 @@ def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
             out[f"{corpus}, {budget}: reallocation gain, {variant}"] = target(
                 round(gain, 3), ">= 0.05", gain >= 0.05
             )
-    return out | equal_time_targets(groups)
+    return out | equal_time_targets(groups) | loop_targets(rows, groups)
 
 
 SMALL = 1.10  # a baseline "at LightRNN's size" has at most 10% more parameters

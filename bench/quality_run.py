@@ -72,8 +72,8 @@ class Budget:
 @dataclass(frozen=True)
 class Variant:
     """A model's options, written like `tie+k2000+sparse+cost400000` ("plain": none). LightRNN:
-    all but cA_B and dX; the full softmax: tie, hN, lrX; the adaptive softmax: cA_B (its
-    cutoffs), dX (its div_value), hN, lrX."""
+    all but cA_B and dX (`keepX`: a word moves only to gain more than X of its cost); the full
+    softmax: tie, hN, lrX; the adaptive softmax: cA_B (its cutoffs), dX (its div_value), hN, lrX."""
 
     tie: bool = False
     shortlist: int = 0
@@ -85,6 +85,7 @@ class Variant:
     div: float = 0.0  # adaptive softmax's div_value; 0 = the library's default (4)
     lr: float = 0.0  # 0 = the run's --lr
     cooc: bool = False  # LightRNN starts from a co-occurrence table (lightrnn/table_start.py)
+    keep: float = 0.0  # reallocation's keep margin (AllocateConfig.keep_margin); 0 = none
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -98,6 +99,8 @@ class Variant:
                 v = replace(v, shortlist=int(m[1]))
             elif token in ("exact", "sparse", "greedy"):
                 v = replace(v, allocate=token)
+            elif m := re.fullmatch(r"keep(0?\.\d+)", token):
+                v = replace(v, keep=float(m[1]))
             elif m := re.fullmatch(r"cost(\d+)", token):
                 v = replace(v, cost_tokens=int(m[1]))
             elif m := re.fullmatch(r"r(\d+)", token):
@@ -113,7 +116,8 @@ class Variant:
             else:
                 raise SystemExit(
                     f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, "
-                    "rN, cooc, cA_B (adaptive cutoffs), dX (adaptive div_value), lrX"
+                    "rN, cooc, keepX (a keep margin in [0, 1)), cA_B (adaptive cutoffs), "
+                    "dX (adaptive div_value), lrX"
                 )
         return v
 
@@ -125,6 +129,7 @@ class Variant:
             self.cost_tokens,
             self.rounds,
             self.cooc,
+            self.keep,
         )
         if model == "full":
             return not any(lightrnn_only) and not self.cutoffs and not self.div
@@ -307,9 +312,8 @@ def run(
             costs = accumulate_costs(
                 net, train, CostConfig(batch_size=64, max_tokens=variant.cost_tokens)
             )
-            table, report = reallocate(
-                costs.rows, costs.cols, net.table, config=AllocateConfig(variant.allocate)
-            )
+            config = AllocateConfig(variant.allocate, keep_margin=variant.keep)
+            table, report = reallocate(costs.rows, costs.cols, net.table, config=config)
             net.set_table(table)
             spent += clock() - start
             entry.update(
@@ -341,6 +345,7 @@ def variant_name(v: Variant, baseline: bool = False) -> str:
     parts = (["tie"] if v.tie else []) + ([f"k{v.shortlist}"] if v.shortlist else [])
     parts += [v.allocate] if v.allocate != "auto" else []
     parts += [f"cost{v.cost_tokens}"] if v.cost_tokens else []
+    parts += [f"keep{v.keep:g}"] if v.keep else []
     parts += [f"h{v.hidden}"] if v.hidden else []
     parts += [f"r{v.rounds}"] if v.rounds else []
     parts += ["c" + "_".join(map(str, v.cutoffs))] if v.cutoffs else []

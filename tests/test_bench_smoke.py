@@ -284,6 +284,11 @@ def test_quality_baseline_options_parse_and_apply_only_where_they_mean_something
     assert not Variant.parse("k20").fits("full")
     cooc = Variant.parse("tie+k20+cooc")
     assert cooc.cooc and Variant.parse(variant_name(cooc)) == cooc and not cooc.fits("adaptive")
+    keep = Variant.parse("tie+k20+keep0.05+r4")
+    assert keep.keep == 0.05 and variant_name(keep) == "tie+k20+keep0.05+r4"
+    assert Variant.parse(variant_name(keep)) == keep and not keep.fits("full")
+    with pytest.raises(SystemExit, match="keepX"):
+        Variant.parse("keep2")
 
 
 @pytest.mark.slow  # two small studies (nine models and three calibrations)

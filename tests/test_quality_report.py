@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from bench.quality_report import (
+    LOOP,
     equal_time_targets,
     facts,
+    first_stop,
     grouped,
+    loop_decisions,
+    loop_targets,
     rounds_table,
     target_text,
 )
+from tasks.settings import PipelineConfig
 
 
 def row(model: str, variant: str, params: int, test: float, seed: int = 0) -> dict[str, Any]:
@@ -96,9 +101,9 @@ def test_the_rounds_table_puts_each_round_beside_the_control_at_its_step() -> No
     control = row("lightrnn-random", "tie", 1000, 190.0) | {"curve": curve}
     lines = rounds_table([light, control]).splitlines()
     assert lines[2:] == [
-        "| c | tie+r3 | 0 | 1 | 100 | 300.0 | 350.0 @ 100 | 50.0% | 10.0% | 320.0 |",
-        "| c | tie+r3 | 0 | 2 | 200 | 200.0 | 300.0 @ 200 | 25.0% | 2.0% | 205.0 |",
-        "| c | tie+r3 | 0 | 3 | 300 | 180.0 | 275.0 @ 250 | - | - | - |",
+        "| c | tie+r3 | 0 | 1 | 100 | 300.0 | 350.0 @ 100 | 50.0% | 10.0% | 320.0 | continue |",
+        "| c | tie+r3 | 0 | 2 | 200 | 200.0 | 300.0 @ 200 | 25.0% | 2.0% | 205.0 | continue |",
+        "| c | tie+r3 | 0 | 3 | 300 | 180.0 | 275.0 @ 250 | - | - | - | continue |",
     ]
     assert rounds_table([control]) == ""  # no bootstrap of three rounds
 
@@ -148,3 +153,43 @@ def test_a_claim_rests_on_the_best_lightrnn_with_three_seeds() -> None:
     assert found(rows)[name] == (0.25, True)
     best = "c, paced-60s: best LightRNN / best baseline (seeds 3/3/3)"
     assert found(rows)[best] == (0.75, True)
+
+
+def rounds_of(*moved: float | None, valid: tuple[float, ...] = ()) -> list[dict[str, Any]]:
+    valid = valid or tuple(300.0 - 10 * k for k in range(len(moved)))
+    return [
+        {"round": k + 1, "steps": 100 * (k + 1), "valid_ppl": v}
+        | ({"moved": m, "objective_gain": 0.05} if m is not None else {})
+        for k, (m, v) in enumerate(zip(moved, valid, strict=True))
+    ]
+
+
+def test_the_loop_decisions_are_the_pipelines_own_rule_with_its_defaults() -> None:
+    assert PipelineConfig() == LOOP and (LOOP.max_rounds, LOOP.moved_threshold) == (4, 0.01)
+    assert loop_decisions(rounds_of(0.3, 0.2, 0.1, None)) == ["continue"] * 3 + ["max_rounds"]
+    assert first_stop(rounds_of(0.3, 0.2, 0.1, None)) == "max_rounds@4"
+    assert first_stop(rounds_of(0.3, 0.005, None)) == "stable@2"  # fewer than 1% moved
+    worse = rounds_of(0.3, 0.2, None, valid=(300.0, 310.0, 200.0))
+    assert first_stop(worse) == "no_improvement@2"
+    assert first_stop(rounds_of(0.3, None)) == "continue@2"  # the run ended first
+
+
+def test_the_loop_target_judges_every_run_of_the_best_bootstrap() -> None:
+    churn = [
+        row("lightrnn", "tie+r3", 1000, 100.0 + s, s) | {"rounds": rounds_of(0.3, 0.2, None)}
+        for s in range(3)
+    ]
+    settled = [
+        row("lightrnn", "tie+keep0.1+r3", 1000, 101.0 + s, s)
+        | {"rounds": rounds_of(0.05, 0.001 * s, None)}
+        for s in range(3)
+    ]
+    name = "c, paced-60s: the loop stops as stable within 4 rounds, best bootstrap"
+
+    def got(rows: list[dict[str, Any]]) -> dict[str, tuple[Any, bool | None]]:
+        return {k: (t["value"], t["met"]) for k, t in loop_targets(rows, grouped(rows)).items()}
+
+    assert got(churn + settled) == {f"{name} tie+r3": ("continue@3 x3", False)}
+    # the best of one seed is not the claim: the best with three seeds is
+    assert got(churn[:1] + settled) == {f"{name} tie+keep0.1+r3": ("stable@2 x3", True)}
+    assert got([dict(r, budget="steps-10") for r in settled]) == {}  # equal time only
