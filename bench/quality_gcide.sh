@@ -5,9 +5,9 @@
 # LightRNN = tied with a K-word shortlist, 2 rounds with one reallocation on costs from every
 # training token; the control keeps its random table; the full softmax is tied. Each step
 # appends its rows (steps can also run side by side with --out FILE, joined with --merge).
-# Steps 6-8 train the baselines at LightRNN's size (0.84M parameters: h9, or h8 with div_value 2;
-# the tied full softmax at h9). `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-8
-# (27 rows of about 12 minutes) take about 6 hours on one core; steps 9-10 (learning rates,
+# Steps 6-7 train the baselines at LightRNN's size (0.84M parameters: h9, or h8 with div_value 2;
+# the tied full softmax at h9). `bash bench/quality_gcide.sh 3` starts at step 3. Steps 1-7
+# (30 rows of about 12 minutes) take about 6 hours on one core; steps 8-9 (learning rates,
 # sizes) did not run: each row of the JSON records the command that made it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +20,8 @@ steps=(
   "--models lightrnn-random --variants tie+k2000+cooc --seeds 0,1,2"
   "--models lightrnn,adaptive --variants tie+k2000+cooc --baseline-variants plain --seeds 0,1,2"
   "--models full --baseline-variants tie --seeds 0,1,2"
-  "--models lightrnn --variants tie+k2000+r4,tie+k2000+lr0.01+cooc"
-  "--models adaptive --baseline-variants h9 --seeds 0,1,2"
-  "--models adaptive --baseline-variants h8+d2"
+  "--models lightrnn --variants tie+k2000+r4,tie+k2000+lr0.01+cooc,tie+k2000+h400+cooc"
+  "--models adaptive --baseline-variants h9,h8+d2 --seeds 0,1,2"
   "--models full --baseline-variants tie+h9 --seeds 0,1,2"
   "--models lightrnn,adaptive,full --variants tie+k2000+lr0.001,tie+k2000+lr0.01 --baseline-variants lr0.001,lr0.01,tie+lr0.001,tie+lr0.01"
   "--models lightrnn,adaptive,full --variants tie+k2000+h100,tie+k2000+h400 --baseline-variants h100,h400,tie+h100,tie+h400"

@@ -2,9 +2,10 @@
 # PTB and WikiText-2 at 150 s of CPU each, paced (bench/results/quality-paced150-cpu.json,
 # quoted in docs/quality.md): the co-occurrence start against the random one, the baselines at
 # LightRNN's size (0.36M parameters on PTB, 0.79M on WikiText-2), a learning-rate sweep on PTB
-# (1e-3, the default 3e-3, 1e-2) per family, and four rounds on WikiText-2 (what each round of
-# reallocation is worth). 1 x 200 LSTM, Adam, batch 32, one torch thread per run.
-# `bash bench/quality_paced150.sh 3` starts at step 3. About 2 hours on one core.
+# (1e-3, the default 3e-3, 1e-2) per family, four rounds on WikiText-2 (what each round of
+# reallocation is worth), the bootstrap from the co-occurrence table, and keep margins (keepX:
+# whether the table settles within four rounds). 1 x 200 LSTM, Adam, batch 32, one torch thread per run.
+# `bash bench/quality_paced150.sh 3` starts at step 3. About 3 hours on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -12,15 +13,20 @@ Q=("$PY" bench/quality.py --threads 1 --budgets paced:150 --append
   --out bench/results/quality-paced150-cpu.json)
 steps=(
   "--corpora ptb --models lightrnn-random,lightrnn --variants tie,tie+cooc"
-  "--corpora wikitext-2 --models lightrnn-random --variants tie+k2000,tie+k2000+cooc"
+  "--corpora wikitext-2 --models lightrnn-random --variants tie+k2000,tie+k2000+cooc --seeds 0,1,2"
   "--corpora ptb --models adaptive --baseline-variants h26,h22+d2"
   "--corpora ptb --models full --baseline-variants tie+h36"
-  "--corpora wikitext-2 --models adaptive --baseline-variants h22,h18+d2"
-  "--corpora wikitext-2 --models full --baseline-variants tie+h24"
+  "--corpora wikitext-2 --models adaptive --baseline-variants h22 --seeds 0,1,2"
+  "--corpora wikitext-2 --models adaptive --baseline-variants h18+d2"
+  "--corpora wikitext-2 --models full --baseline-variants tie+h24 --seeds 0,1,2"
   "--corpora ptb --models adaptive --baseline-variants plain,lr0.001,lr0.01"
   "--corpora ptb --models full --baseline-variants tie,tie+lr0.001,tie+lr0.01"
   "--corpora ptb --models lightrnn-random --variants tie+cooc+lr0.001,tie+cooc+lr0.01"
-  "--corpora wikitext-2 --models lightrnn --variants tie+k2000+r4"
+  "--corpora wikitext-2 --models adaptive"
+  "--corpora wikitext-2 --models full --baseline-variants tie"
+  "--corpora wikitext-2 --models lightrnn,lightrnn-random --variants tie+k2000+r4"
+  "--corpora wikitext-2 --models lightrnn --variants tie+k2000+cooc --seeds 0,1,2"
+  "--corpora wikitext-2 --models lightrnn --variants tie+k2000+r4+cooc,tie+k2000+keep0.05+r4+cooc,tie+k2000+keep0.2+r4+cooc"
 )
 . bench/study_steps.sh
 run_steps "${1:-1}"
