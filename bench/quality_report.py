@@ -98,15 +98,17 @@ def rounds_table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         if r["model"] != "lightrnn" or len(r.get("rounds", [])) < 3:
             continue
-        base = "+".join(p for p in r["variant"].split("+") if not re.fullmatch(r"r\d+", p))
+        parts = r["variant"].split("+")  # the control never reallocates: a keep margin is moot
+        same = "+".join(p for p in parts if not re.fullmatch(r"keep[\d.]+", p))
+        base = "+".join(p for p in same.split("+") if not re.fullmatch(r"r\d+", p))
         controls = [
             c
             for c in rows
             if c["model"] == "lightrnn-random"
-            and c["variant"] in (r["variant"], base or "plain")
+            and c["variant"] in (same, base or "plain")
             and all(c[k] == r[k] for k in ("corpus", "budget", "seed"))
         ]  # the same rounds first: its evaluations fall on the same steps
-        control = min(controls, key=lambda c: c["variant"] != r["variant"], default=None)
+        control = min(controls, key=lambda c: c["variant"] != same, default=None)
         for k, decision in zip(r["rounds"], loop_decisions(r["rounds"]), strict=True):
             at = [c for c in (control or {}).get("curve", []) if c["step"] <= k["steps"]]
             lines.append(

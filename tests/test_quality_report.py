@@ -140,6 +140,14 @@ def test_the_rounds_table_prefers_a_control_with_the_same_rounds() -> None:
         "200.0 @ 200",
         "300.0 @ 300",
     ]
+    # a keep margin changes only the reallocation, which the control never does
+    kept = dict(light, variant="tie+keep0.05+r3")
+    lines = rounds_table([kept, two, same]).splitlines()
+    assert [line.split(" | ")[6] for line in lines[2:]] == [
+        "100.0 @ 100",
+        "200.0 @ 200",
+        "300.0 @ 300",
+    ]
 
 
 def test_a_claim_rests_on_the_best_lightrnn_with_three_seeds() -> None:
