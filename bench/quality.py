@@ -198,10 +198,11 @@ def one_row(
         sized = replace(variant, hidden=hidden_for(model, variant, budget, size, corpus["vocab"]))
         threads = torch.get_num_threads()
         # the device as it resolved: `--device cpu` and the default `auto` time the same steps
-        key = quality_pace.step_key(name, model, sized, replace(size, device=device.type), threads)
-        legacy = quality_pace.step_key(name, model, sized, replace(size, device="auto"), threads)
-        if key not in calibration and legacy in calibration:  # keyed before keys resolved it
-            calibration[key] = calibration[legacy]
+        resolved = replace(size, device=device.type)
+        key = quality_pace.step_key(name, model, sized, resolved, threads)
+        known = quality_pace.known_key(calibration, name, model, sized, resolved, threads)
+        if key not in calibration and known:  # timed under a key written the older way
+            calibration[key] = calibration[known]
         if key not in calibration:
             calibration[key] = quality_pace.measure(corpus, model, sized, size)
         rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1

@@ -24,18 +24,33 @@ WARMUP, TIMED = 5, 30
 STEP_MULTIPLE = 10  # paced step counts are multiples of this (and of the rounds)
 
 
-def step_key(corpus: str, model: str, variant: Variant, size: Size, threads: int) -> str:
-    """What a training step computes: the family, the options that change the network, sizes."""
+def step_key(
+    corpus: str, model: str, variant: Variant, size: Size, threads: int, named_h: bool = False
+) -> str:
+    """What a training step computes: the family, the options that change the network, sizes.
+    (`named_h`: the hidden size also in the variant's part, as keys were written at first.)"""
     family = "lightrnn" if model.startswith("lightrnn") else model
     h = variant.hidden or size.hidden  # in the key's size part only, however it was given
     shape = replace(
         variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0, cooc=False, keep=0.0, hidden=0
     )
+    shape = replace(shape, hidden=variant.hidden) if named_h else shape
     name = variant_name(shape, baseline=family != "lightrnn")
     return (
         f"{corpus}/{family}/{name}/h{h}x{size.layers}/dropout{size.dropout:g}"
         f"/batch{size.batch}x{size.bptt}/threads{threads}/{size.device}"
     )
+
+
+def known_key(
+    calibration: dict[str, Any], corpus: str, model: str, variant: Variant, size: Size, threads: int
+) -> str | None:
+    """The key under which `calibration` already times this step, also as older studies wrote
+    it (the device as given, `auto`, rather than as it resolved; the hidden size in the variant's
+    name): one computation keeps one step count however its key was first written."""
+    forms = [(d, named) for named in (False, True) for d in (size.device, "auto")]
+    keys = [step_key(corpus, model, variant, replace(size, device=d), threads, n) for d, n in forms]
+    return next((k for k in keys if k in calibration), None)
 
 
 def measure(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> dict[str, Any]:

@@ -375,3 +375,19 @@ def test_scaling_trains_one_round_per_process_count(tmp_path):
     assert [r["processes"] for r in rows] == [1, 2] and [r["global_batch"] for r in rows] == [4, 8]
     assert all(r["steps"] == 6 and r["tokens_per_s"] > 0 for r in rows)
     assert json.loads(out.read_text())["markdown"].startswith("| processes |")
+
+
+def test_a_calibration_keyed_the_older_ways_is_found_so_steps_stay_the_same():
+    from dataclasses import replace
+
+    from bench.quality_pace import known_key, step_key
+    from bench.quality_run import Size, Variant
+
+    size = Size(200, 1, 0.0, 32, 35, 3e-3, 2, 0, 0, "cpu")
+    tie = replace(Variant.parse("tie"), hidden=200)  # as the study sizes it before keying
+    now = step_key("c", "full", tie, size, 1)
+    assert now == "c/full/tie/h200x1/dropout0/batch32x35/threads1/cpu"
+    first = "c/full/tie+h200/h200x1/dropout0/batch32x35/threads1/auto"  # how keys were written
+    assert known_key({first: {}}, "c", "full", tie, size, 1) == first
+    assert known_key({first: {}, now: {}}, "c", "full", tie, size, 1) == now  # today's first
+    assert known_key({first.replace("h200x1", "h100x1"): {}}, "c", "full", tie, size, 1) is None
