@@ -5,16 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from bench.quality_report import (
-    LOOP,
     equal_time_targets,
     facts,
-    first_stop,
     grouped,
-    loop_decisions,
     loop_targets,
-    rounds_table,
     target_text,
 )
+from bench.quality_rounds import LOOP, first_stop, loop_decisions, rounds_table
 from tasks.settings import PipelineConfig
 
 
