@@ -1,6 +1,7 @@
-"""The quality study's tables and plots: rows grouped over seeds (mean and spread), the targets,
-(what each round is worth: bench/quality_rounds.py), test perplexity against parameters with the Pareto front, validation curves against training
-seconds (matplotlib PNGs), and the named figures the docs cite (`facts`)."""
+"""The quality study's tables and plots: rows grouped over seeds (mean and spread), the targets
+(what each round is worth: bench/quality_rounds.py), test perplexity against parameters with
+the Pareto front, validation curves against training seconds (matplotlib PNGs), and the named
+figures the docs cite (`facts`)."""
 
 from __future__ import annotations
 
