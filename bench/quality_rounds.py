@@ -18,7 +18,7 @@ def rounds_table(rows: list[dict[str, Any]]) -> str:
     """What each round of a bootstrap of 3+ rounds is worth: per round its steps, validation
     perplexity (on the evaluation sample) at the round's end, the random-table control's at the
     last evaluation up to that step (from its curve: the row of the same corpus, budget, seed
-    and variant, else the variant without `rN`), the words the next reallocation moved, its
+    and variant less any `keepX`, else also less `rN`), the words the next reallocation moved, its
     objective gain, the perplexity right after it, and what the pipeline's stopping rule
     (`loop_decisions`) decides after that round. "" when no row has 3 rounds."""
     lines = []
