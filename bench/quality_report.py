@@ -93,7 +93,7 @@ def loop_targets(rows: list[dict[str, Any]], groups: list[dict[str, Any]]) -> di
         g
         for g in groups
         if g["model"] == "lightrnn"
-        and g["budget"].split("-")[0] in ("paced", "time")
+        and at_equal_time(g["budget"])
         and any(len(r.get("rounds", [])) > 1 for r in members(rows, g))
     ]
     for corpus, budget in sorted({(g["corpus"], g["budget"]) for g in boots}):
@@ -104,6 +104,11 @@ def loop_targets(rows: list[dict[str, Any]], groups: list[dict[str, Any]]) -> di
         stable = all(s.startswith("stable@") for s in stops)
         out[f"{name}, best bootstrap {best['variant']}"] = target(value, "stable", stable)
     return out
+
+
+def at_equal_time(budget: str) -> bool:
+    """Whether a budget gives every model the same training time (`paced`, `time`)."""
+    return budget.split("-")[0] in ("paced", "time")
 
 
 def members(rows: list[dict[str, Any]], group: dict[str, Any]) -> list[dict[str, Any]]:
@@ -159,7 +164,7 @@ def equal_time_targets(groups: list[dict[str, Any]]) -> dict[str, dict[str, Any]
     out: dict[str, dict[str, Any]] = {}
     cells: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for g in groups:
-        if g["budget"].split("-")[0] in ("paced", "time"):
+        if at_equal_time(g["budget"]):
             cells[(g["corpus"], g["budget"])].append(g)
     for (corpus, budget), gs in cells.items():
         ours = [g for g in gs if g["model"].startswith("lightrnn")]
