@@ -9,7 +9,8 @@ Generated text in README.md and docs/*.md sits between HTML comments (invisible 
     <!-- fact FILE KEY -->141.3<!-- /fact -->      one figure: KEY among the facts of FILE
 
 A results file's facts are named, formatted figures computed by its benchmark's report
-(`facts(saved)` in bench/quality_report.py, bench/throughput_report.py, bench/gcide.py):
+(`facts(saved)` in bench/quality_report.py, bench/throughput_report.py, bench/gcide.py,
+bench/loop_report.py):
 `--list FILE` prints them. `tests/test_docs.py` fails when a generated region differs from what
 its JSON gives now, and when a page that cites results holds a measured figure outside them.
 
@@ -47,6 +48,8 @@ def facts_of(name: str) -> Callable[[dict[str, Any]], dict[str, str]]:
         from bench.throughput_report import facts
     elif name.startswith("gcide"):
         from bench.gcide import facts
+    elif name.startswith("loop"):
+        from bench.loop_report import facts
     else:
         raise SystemExit(f"no facts for {name}: cite its tables (<!-- table {name} N -->)")
     return facts

@@ -58,9 +58,10 @@ def rounds_table(rows: list[dict[str, Any]]) -> str:
     return markdown_table(headers, lines, "llrrrrrrrrl") if lines else ""
 
 
-def loop_decisions(rounds: list[dict[str, Any]]) -> list[str]:
+def loop_decisions(rounds: list[dict[str, Any]], loop: PipelineConfig = LOOP) -> list[str]:
     """After each round of a bench run, what the pipeline's check-convergence would decide with
-    its default settings ("continue", "stable", "no_improvement", "small_gain", "max_rounds")."""
+    `loop`'s settings, its defaults unless given ("continue", "stable", "no_improvement",
+    "small_gain", "max_rounds")."""
     stats = [
         RoundStats(
             k["round"], k.get("valid_ppl") or math.inf, k.get("moved"), k.get("objective_gain")
@@ -70,10 +71,10 @@ def loop_decisions(rounds: list[dict[str, Any]]) -> list[str]:
     return [
         check_convergence(
             stats[: i + 1],
-            LOOP.max_rounds,
-            LOOP.moved_threshold,
-            LOOP.min_objective_gain,
-            LOOP.min_valid_gain,
+            loop.max_rounds,
+            loop.moved_threshold,
+            loop.min_objective_gain,
+            loop.min_valid_gain,
         ).reason
         for i in range(len(stats))
     ]

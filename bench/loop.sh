@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# What each round of the pipeline's bootstrap is worth (bench/results/loop-cpu.json, quoted in
+# docs/quality.md#what-each-round-is-worth): the `demo` profile's pipeline for six rounds with
+# the early stops off, and its control (one round as long, never reallocated), on WikiText-2 and
+# GCIDE (`python bench/gcide.py` first), one torch thread each, then the report. About 2 hours
+# on one core; to run the steps side by side, start a Prefect server (`prefect server start`),
+# set PREFECT_API_URL, and give each lane its own steps: `bash bench/loop.sh 1 4`, `... 2 3`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+OUT=.lightrnn/loop
+Q=("$PY" bench/loop.py run --rounds 6)
+steps=(
+  "--corpus gcide --what bootstrap --out $OUT/gcide-bootstrap-s0.json"
+  "--corpus wikitext-2 --what bootstrap --out $OUT/wikitext-2-bootstrap-s0.json"
+  "--corpus wikitext-2 --what control --out $OUT/wikitext-2-control-s0.json"
+  "--corpus gcide --what control --out $OUT/gcide-control-s0.json"
+)
+. bench/study_steps.sh
+if [ $# -gt 0 ]; then
+  for step in "$@"; do run_steps "$step" "$step"; done
+else
+  run_steps 1
+  "$PY" bench/loop.py report "$OUT"/*-s0.json --out bench/results/loop-cpu.json
+fi
