@@ -33,6 +33,7 @@ import json
 import sys
 import tempfile
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,7 @@ def provenance(argv: list[str] | None, device: torch.device) -> dict[str, Any]:
         "cpu": common.cpu_name(),
         "device": env["device_name"],
         "load_average_1m": env["load_average_1m"],
+        "finished": datetime.now(UTC).isoformat(timespec="seconds"),  # which row is newer
     }
 
 
@@ -117,6 +119,17 @@ def put_row(rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
     """Add `row` last, replacing the row of the same corpus, budget, model, variant and seed."""
     rows[:] = [r for r in rows if any(r[k] != row[k] for k in KEY)]
     rows.append(row)
+
+
+def merge_row(rows: list[dict[str, Any]], row: dict[str, Any]) -> None:
+    """`put_row`, unless `rows` holds a newer row of the same key: one finished later, or one
+    that says when it finished where `row` does not (made before rows said so). So a copy of a
+    results file taken before a rerun cannot undo the rerun, whatever order files merge in."""
+    when = row.get("provenance", {}).get("finished", "")
+    for r in rows:
+        if all(r[k] == row[k] for k in KEY) and r.get("provenance", {}).get("finished", "") > when:
+            return
+    put_row(rows, row)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -172,7 +185,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--merge",
         default="",
         help="result files (comma-separated) whose rows join the output's, e.g. of a study run "
-        "in parallel; with --budgets '' nothing is trained",
+        "in parallel (of two rows of one key, the one finished later stays); with --budgets '' "
+        "nothing is trained",
     )
     p.add_argument("--no-plots", action="store_true")
     args = p.parse_args(argv)
@@ -245,7 +259,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     calibration: dict[str, dict] = previous(out, args.append, "calibration")
     for other in filter(None, args.merge.split(",")):
         for row in previous(other, True):
-            put_row(rows, row)
+            merge_row(rows, row)
         # this file's own step times win: its rows were trained with them
         calibration = previous(other, True, "calibration") | calibration
     skipped: dict[str, str] = {}

@@ -320,7 +320,7 @@ def test_quality_paced_budget_gives_identical_computations_identical_steps(tmp_p
         assert r["steps"] == max(10 * rounds, int(0.4 / step) // (10 * rounds) * (10 * rounds))
         assert r["peak_mib"] > 0 and r["provenance"]["torch"] == torch.__version__
         assert r["provenance"]["command"].startswith("python bench/quality.py")
-        assert {"commit", "threads", "cpu", "load_average_1m"} <= set(r["provenance"])
+        assert {"commit", "threads", "cpu", "load_average_1m", "finished"} <= set(r["provenance"])
         steps = [c["step"] for c in r["curve"]]
         assert steps == sorted(steps) and all(c["valid_ppl"] > 1 for c in r["curve"])
     auto = ["auto" if a == "cpu" else a for a in argv]  # `--device auto`: the same steps

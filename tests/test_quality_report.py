@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.quality import merge_row
 from bench.quality_report import (
     equal_time_targets,
     facts,
@@ -198,3 +199,25 @@ def test_the_loop_target_judges_every_run_of_the_best_bootstrap() -> None:
     # the best of one seed is not the claim: the best with three seeds is
     assert got(churn[:1] + settled) == {f"{name} tie+keep0.1+r3": ("stable@2 x3", True)}
     assert got([dict(r, budget="steps-10") for r in settled]) == {}  # equal time only
+
+
+def test_a_merge_keeps_the_row_that_finished_last_whatever_the_file_order() -> None:
+    def made(test: float, finished: str | None) -> dict[str, Any]:
+        return row("lightrnn", "tie", 1000, test) | (
+            {"provenance": {"finished": finished}} if finished else {}
+        )
+
+    old, rerun, older = (
+        made(120.0, None),
+        made(100.0, "2026-12-07T05:00:00+00:00"),
+        made(110.0, "2026-12-06T05:00:00+00:00"),
+    )
+    for first, then, kept in [
+        (rerun, old, rerun),  # a copy from before rows said when they finished
+        (rerun, older, rerun),  # a copy taken before the rerun
+        (older, rerun, rerun),
+        (old, made(130.0, None), made(130.0, None)),  # neither says: the merged file wins
+    ]:
+        rows = [row("adaptive", "-", 2000, 90.0), first]
+        merge_row(rows, then)
+        assert rows[1:] == [kept] and rows[0]["model"] == "adaptive"
