@@ -24,6 +24,7 @@ stopping rule ends the loop for each candidate `pipeline.min_valid_gain`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -82,6 +83,60 @@ def valid_curve(runs: Path, run_key: str, round_index: int) -> list[dict[str, fl
     return [{"step": s, "valid_ppl": v} for s, v in sorted(points.items())]
 
 
+def artifact(store: Any, uri: str) -> Path:
+    """The local copy of the artifact a run summary names by its ref's URI
+    (STORE/refs/NAME/vNNNNNN.json)."""
+    name, _, label = uri.split("/refs/", 1)[1].rpartition("/")
+    return store.get(name, int(label.removeprefix("v").removesuffix(".json")))
+
+
+def moved_tokens(store_url: str, run_key: str, shortlist: int) -> list[float | None]:
+    """Per round of the run, the share of the table's training tokens carried by the words its
+    reallocation moved (None after the last round): are the moves rare words only? Read from
+    the run's report in the store, so a run made before this was recorded can be measured too."""
+    import numpy as np
+
+    import storage
+    from lightrnn.table import Table
+    from lightrnn.vocab import Vocab
+    from tasks import names
+
+    store = storage.open_store(store_url)
+    summary = store.resolve(names.report(run_key)).meta["summary"]
+    refs = summary["artifacts"]
+    counts = Vocab.load(str(artifact(store, refs["corpus"]) / "vocab.arrow")).counts
+    table_counts = np.asarray(counts[shortlist:], dtype=np.float64)  # table word i: id K + i
+    out: list[float | None] = []
+    for r in summary["rounds"]:
+        after = refs.get(f"round {r['round']} next table")
+        if after is None:
+            out.append(None)
+            continue
+        old = Table.load(artifact(store, refs[f"round {r['round']} table"]))
+        new = Table.load(artifact(store, after))
+        moved = old.cells != new.cells
+        out.append(float(table_counts[moved].sum() / table_counts.sum()))
+    return out
+
+
+def add_moved_tokens(path: Path, work: Path | None = None) -> dict[str, Any]:
+    """Measure `moved_tokens` for the run written to `path` (its store under `work`, else the
+    run's default work folder) and write it into that file."""
+    from flows.profiles import resolve
+
+    saved = json.loads(path.read_text())
+    work = work or WORK / f"{saved['corpus']}-{saved['what']}-s{saved['seed']}"
+    store = (work / "store").resolve().as_uri()
+    if "run" not in saved:  # written before runs recorded their key: the store's one run
+        import storage
+
+        (saved["run"],) = {n.split("/")[1] for n in storage.open_store(store).names("runs/")}
+    shortlist = resolve(saved["profile"], saved["overrides"]).model.shortlist
+    saved["moved_tokens"] = moved_tokens(store, saved["run"], shortlist)
+    common.write_json(path, saved)
+    return saved
+
+
 def run_case(
     corpus: str,
     what: str,
@@ -108,6 +163,8 @@ def run_case(
 
     store = (work / "store").resolve().as_uri()
     storage.init_store(store)  # a store that exists already is kept
+    from flows.profiles import resolve
+
     max_rounds, settings = overrides(corpus, what, rounds, seed, profile, extra)
     elapsed = common.stopwatch()
     summary = lightrnn_pipeline(
@@ -117,7 +174,7 @@ def run_case(
         max_rounds=max_rounds,
         overrides=settings,
     )
-    keep = ("vocab_size", "n_rows", "n_cols", "train_tokens", "stop_reason", "best_round")
+    keep = ("run", "vocab_size", "n_rows", "n_cols", "train_tokens", "stop_reason", "best_round")
     return {
         "corpus": corpus,
         "what": what,
@@ -130,6 +187,9 @@ def run_case(
         "test_ppl": summary["test_ppl"],
         "parameters": summary["parameters"],
         "rounds": summary["rounds"],
+        "moved_tokens": moved_tokens(
+            store, summary["run"], resolve(profile, settings).model.shortlist
+        ),
         "curves": [valid_curve(runs, summary["run"], r["round"]) for r in summary["rounds"]],
         "seconds": elapsed(),
         "provenance": {
@@ -152,6 +212,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     one.add_argument("--set", action="append", default=[], help="SECTION.FIELD=VALUE override")
     one.add_argument("--data", type=Path, default=None, help="the corpus's train/valid/test dir")
     one.add_argument("--work", type=Path, default=None, help="store, runs (default .lightrnn/loop)")
+    tok = sub.add_parser("tokens", help="add moved_tokens to a run written without them")
+    tok.add_argument("run", type=Path, help="a JSON file written by `run`")
+    tok.add_argument("--work", type=Path, default=None, help="its --work folder, if one was given")
     rep = sub.add_parser("report", help="join runs into bench/results/loop-<device>.json")
     rep.add_argument("runs", nargs="+", type=Path, help="JSON files written by `run`")
     rep.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "loop-cpu.json")
@@ -179,6 +242,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         )
         common.write_json(args.out, result)
         return result
+    if args.command == "tokens":
+        return add_moved_tokens(args.run, args.work)
     from bench import loop_report
 
     return loop_report.write(args.runs, args.out)

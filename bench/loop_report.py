@@ -65,7 +65,10 @@ def round_lines(boot: dict[str, Any], control: dict[str, Any] | None) -> list[li
     lines, done, best = [], 0, None
     decisions = loop_decisions(bench_rounds(boot))
     flat = (control or {}).get("curves", [[]])[0]
-    for r, curve, decision in zip(boot["rounds"], boot["curves"], decisions, strict=True):
+    tokens = boot.get("moved_tokens") or [None] * len(decisions)
+    for r, curve, decision, moved_tokens in zip(
+        boot["rounds"], boot["curves"], decisions, tokens, strict=True
+    ):
         done += r["steps"]
         mine = curve[-1]["valid_ppl"] if curve else None
         theirs = curve_at(flat, done) if control else None
@@ -84,6 +87,7 @@ def round_lines(boot: dict[str, Any], control: dict[str, Any] | None) -> list[li
                 fmt(theirs, ".1f"),
                 fmt(worth, ".1%"),
                 fmt(r["moved_fraction"], ".1%"),
+                fmt(moved_tokens, ".1%"),
                 fmt(r["objective_gain"], ".1%"),
                 decision,
             ]
@@ -104,12 +108,13 @@ def pairs(runs: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, An
 def rounds_table(runs: list[dict[str, Any]]) -> str:
     """Per round: steps so far, validation perplexity (whole split) and its gain on the best
     earlier round, the learning curves' last value (evaluation sample) beside the control's at
-    the same step and the gain over it, the words the next reallocation moved, its objective
-    gain, and what the pipeline's stopping rule, with its defaults, decides."""
+    the same step and the gain over it, the words the next reallocation moved (and the share of
+    the table's training tokens they carry), its objective gain, and what the pipeline's
+    stopping rule, with its defaults, decides."""
     lines = [line for boot, control in pairs(runs) for line in round_lines(boot, control)]
     headers = ["corpus", "seed", "round", "steps", "valid ppl", "gain on best earlier"]
-    headers += ["curve", "control", "over control", "moved", "objective gain", "loop (defaults)"]
-    return markdown_table(headers, lines, "lrrrrrrrrrrl")
+    headers += ["curve", "control", "over control", "moved", "their tokens", "objective gain"]
+    return markdown_table([*headers, "loop (defaults)"], lines, "lrrrrrrrrrrrl")
 
 
 def criterion_table(runs: list[dict[str, Any]]) -> str:
@@ -155,15 +160,16 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per corpus, seed and round
-    `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved}`, and per corpus and
+    `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`, and per
+    corpus and
     seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`."""
     runs, out = saved["runs"], {"min_valid_gain": f"{LOOP.min_valid_gain:g}"}
     for boot, control in pairs(runs):
         head = f"{boot['corpus']}/seed{boot['seed']}"
         for line in round_lines(boot, control):
             k = line[2]
-            names = ("valid", "gain", "curve", "control", "over_control", "moved")
-            for name, value in zip(names, (line[4], *line[5:10]), strict=True):
+            names = ("valid", "gain", "curve", "control", "over_control", "moved", "moved_tokens")
+            for name, value in zip(names, (line[4], *line[5:11]), strict=True):
                 out[f"{head}/round{k}/{name}"] = value
         s = stop(boot, LOOP.min_valid_gain, LOOP.max_rounds)
         out[f"{head}/stop"] = f"{s['reason']}@{s['round']}"

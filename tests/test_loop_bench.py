@@ -52,7 +52,7 @@ def test_each_round_is_set_against_the_best_earlier_one_and_the_control_at_its_s
         ["160.0", "280.0", "42.9%"],
         ["170.0", "270.0", "37.0%"],
     ]
-    assert [line[11] for line in lines] == ["continue", "continue", "no_improvement"]
+    assert [line[12] for line in lines] == ["continue", "continue", "no_improvement"]
     assert loop_report.round_lines(b, None)[0][7:9] == ["-", "-"]  # no control: not compared
 
 
@@ -129,6 +129,12 @@ def test_the_runs_and_their_report_come_from_the_pipeline_itself(
         40,
     ]
     assert b["provenance"]["command"].startswith("python bench/loop.py run --corpus wikitext-2")
+    assert 0 < b["moved_tokens"][0] <= 1 and b["moved_tokens"][1] is None
+    measured = b["moved_tokens"]  # again from the store, for a run written without them
+    stripped = {k: v for k, v in b.items() if k not in ("run", "moved_tokens")}
+    (tmp_path / "old.json").write_text(json.dumps(stripped))
+    loop.main(["tokens", str(tmp_path / "old.json"), "--work", str(tmp_path / "bootstrap")])
+    assert json.loads((tmp_path / "old.json").read_text())["moved_tokens"] == measured
     out = tmp_path / "loop.json"
     result = loop.main(
         [
