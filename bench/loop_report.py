@@ -161,8 +161,7 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per corpus, seed and round
     `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`, and per
-    corpus and
-    seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`."""
+    corpus and seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`."""
     runs, out = saved["runs"], {"min_valid_gain": f"{LOOP.min_valid_gain:g}"}
     for boot, control in pairs(runs):
         head = f"{boot['corpus']}/seed{boot['seed']}"
