@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What each round of the pipeline's bootstrap is worth (bench/results/loop-cpu.json, quoted in
-# docs/quality.md#what-each-round-is-worth): the `demo` profile's pipeline for six rounds with
+# docs/quality.md#the-pipelines-own-rounds): the `demo` profile's pipeline for six rounds with
 # the early stops off, and its control (one round as long, never reallocated), on WikiText-2 and
-# GCIDE (`python bench/gcide.py` first), one torch thread each, then the report. About 2 hours
+# GCIDE (`python bench/gcide.py` first), one torch thread each, then the report. About 3 hours
 # on one core; to run the steps side by side, start a Prefect server (`prefect server start`),
-# set PREFECT_API_URL, and give each lane its own steps: `bash bench/loop.sh 1 4`, `... 2 3`.
+# set PREFECT_API_URL, give each lane its own steps (`bash bench/loop.sh 1 4`, `... 2 3 5`,
+# ...), and then write the report (`bash bench/loop.sh report`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -15,11 +16,18 @@ steps=(
   "--corpus wikitext-2 --what bootstrap --out $OUT/wikitext-2-bootstrap-s0.json"
   "--corpus wikitext-2 --what control --out $OUT/wikitext-2-control-s0.json"
   "--corpus gcide --what control --out $OUT/gcide-control-s0.json"
+  "--corpus wikitext-2 --what bootstrap --seed 1 --out $OUT/wikitext-2-bootstrap-s1.json"
+  "--corpus gcide --what bootstrap --seed 1 --out $OUT/gcide-bootstrap-s1.json"
 )
 . bench/study_steps.sh
-if [ $# -gt 0 ]; then
+report() {
+  "$PY" bench/loop.py report "$OUT"/*-s[0-9].json --out bench/results/loop-cpu.json
+}
+if [ "${1:-}" = report ]; then
+  report
+elif [ $# -gt 0 ]; then
   for step in "$@"; do run_steps "$step" "$step"; done
 else
   run_steps 1
-  "$PY" bench/loop.py report "$OUT"/*-s0.json --out bench/results/loop-cpu.json
+  report
 fi
