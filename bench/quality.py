@@ -42,7 +42,7 @@ import torch
 if not __package__:  # run as `python bench/quality.py`: import from the repository root
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from bench import common, quality_pace, quality_report, quality_rounds
+from bench import common, quality_pace, quality_report
 from bench.common import ROOT
 from bench.quality_run import MODELS, Budget, Size, Variant, hidden_for, run
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
@@ -276,16 +276,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "calibration": calibration,
             "results": rows,
             "targets": targets,
-            "markdown": "\n\n".join(
-                filter(
-                    None,
-                    [
-                        quality_report.markdown(rows),
-                        quality_report.target_text(targets),
-                        quality_rounds.rounds_table(rows),
-                    ],
-                )
-            ),
+            "markdown": quality_report.document(rows, targets),
         }
 
     results = common.ResultFile(out, result)

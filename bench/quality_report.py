@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from bench.common import fmt, markdown_table, target, target_lines
-from bench.quality_rounds import LOOP, first_stop
+from bench.quality_rounds import LOOP, first_stop, rounds_table
 
 KEY = ("corpus", "budget", "model", "variant")
 
@@ -82,6 +82,12 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "test ppl",
     ] + (["peak MiB"] if peaks else [])
     return markdown_table(headers, table, "llllrrrrrrr" + ("r" if peaks else ""))
+
+
+def document(rows: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> str:
+    """A results file's "markdown": the rows' table, the targets `found`, the rounds table."""
+    parts = [markdown(rows), target_text(found), rounds_table(rows)]
+    return "\n\n".join(p for p in parts if p)
 
 
 def loop_targets(rows: list[dict[str, Any]], groups: list[dict[str, Any]]) -> dict[str, Any]:

@@ -1,0 +1,28 @@
+"""Every results file's generated text is what today's code makes of its rows: a change to a
+target, a table or a default of the stopping rule shows up here, not in a stale document."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import loop_report, quality_report
+
+RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
+QUALITY = sorted(RESULTS.glob("quality*.json"))
+LOOPS = sorted(RESULTS.glob("loop*.json"))
+
+
+@pytest.mark.parametrize("path", QUALITY, ids=lambda p: p.name)
+def test_a_quality_file_says_what_its_rows_give_today(path: Path) -> None:
+    saved = json.loads(path.read_text())
+    found = quality_report.targets(saved["results"])
+    assert found == saved["targets"]
+    assert quality_report.document(saved["results"], found) == saved["markdown"]
+
+
+@pytest.mark.parametrize("path", LOOPS, ids=lambda p: p.name)
+def test_a_loop_file_says_what_its_runs_give_today(path: Path) -> None:
+    saved = json.loads(path.read_text())
+    assert loop_report.targets(saved["runs"]) == saved["targets"]
+    assert loop_report.markdown(saved["runs"]) == saved["markdown"]
