@@ -23,7 +23,8 @@ from bench.common import fmt, markdown_table
 from bench.quality_rounds import LOOP, loop_decisions
 from tasks.rounds import CONVERGED
 
-CANDIDATES = (0.0, 0.005, 0.01, 0.02, 0.03, 0.05)  # min_valid_gain values the report replays
+CANDIDATES = (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)  # min_valid_gain values the report replays
+TOLERANCE = 0.01  # what the chosen criterion may cost: validation perplexity against every round
 
 
 def bench_rounds(run: dict[str, Any]) -> list[dict[str, Any]]:
@@ -140,6 +141,14 @@ def criterion_table(runs: list[dict[str, Any]]) -> str:
     return markdown_table(headers, lines, "lrllrlr")
 
 
+def chosen(runs: list[dict[str, Any]]) -> float:
+    """The criterion these runs support: the largest candidate `min_valid_gain` (the fewest
+    rounds) whose stop, with no cap on rounds, costs at most `TOLERANCE` of validation
+    perplexity against the best of every round run, on every run."""
+    boots = [b for b, _ in pairs(runs)]
+    return max(t for t in CANDIDATES if all(stop(b, t, None)["cost"] <= TOLERANCE for b in boots))
+
+
 def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Per corpus, with the pipeline's defaults: does the loop stop converged (a stable table, or
     a round worth less than `min_valid_gain`, or no better) within max_rounds, on every seed?
@@ -161,8 +170,11 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per corpus, seed and round
     `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`, and per
-    corpus and seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`."""
-    runs, out = saved["runs"], {"min_valid_gain": f"{LOOP.min_valid_gain:g}"}
+    corpus and seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`, the
+    least gain of a round on the one before (`least_gain`), and the range of the moves
+    (`moved_min`, `moved_max`, `moved_tokens_min`, `moved_tokens_max`)."""
+    runs, out = saved["runs"], {"min_valid_gain": f"{LOOP.min_valid_gain:.0%}"}
+    out["chosen"], out["tolerance"] = f"{chosen(runs):.0%}", f"{TOLERANCE:.0%}"
     for boot, control in pairs(runs):
         head = f"{boot['corpus']}/seed{boot['seed']}"
         for line in round_lines(boot, control):
@@ -170,6 +182,18 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             names = ("valid", "gain", "curve", "control", "over_control", "moved", "moved_tokens")
             for name, value in zip(names, (line[4], *line[5:11]), strict=True):
                 out[f"{head}/round{k}/{name}"] = value
+        gains = [
+            1 - b["valid_ppl"] / a["valid_ppl"] for a, b in zip(boot["rounds"], boot["rounds"][1:])
+        ]
+        out[f"{head}/least_gain"] = f"{min(gains):.1%}" if gains else "-"
+        for name, values in (
+            ("moved", [r["moved_fraction"] for r in boot["rounds"]]),
+            ("moved_tokens", boot.get("moved_tokens") or []),
+        ):
+            values = [v for v in values if v is not None]
+            if values:
+                out[f"{head}/{name}_min"] = f"{min(values):.1%}"
+                out[f"{head}/{name}_max"] = f"{max(values):.1%}"
         s = stop(boot, LOOP.min_valid_gain, LOOP.max_rounds)
         out[f"{head}/stop"] = f"{s['reason']}@{s['round']}"
         out[f"{head}/stop_cost"] = f"{s['cost']:.1%}"
@@ -180,7 +204,14 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
 
 def markdown(runs: list[dict[str, Any]]) -> str:
     lines = common.target_lines(targets(runs), str)
-    return "\n\n".join([rounds_table(runs), criterion_table(runs), lines])
+    pick = chosen(runs)
+    choice = (
+        f"The criterion these runs support (the largest min_valid_gain whose stop costs at most "
+        f"{TOLERANCE:.0%} on every run): {pick:g}; the pipeline's default: "
+        f"{LOOP.min_valid_gain:g}"
+        + (" (the same)" if pick == LOOP.min_valid_gain else " (differs)")
+    )
+    return "\n\n".join([rounds_table(runs), criterion_table(runs) + "\n\n" + choice, lines])
 
 
 def write(paths: list[Path], out: Path) -> dict[str, Any]:

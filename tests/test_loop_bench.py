@@ -150,3 +150,11 @@ def test_the_runs_and_their_report_come_from_the_pipeline_itself(
     assert (
         len(table) == 2 + 2 and table[3].split(" | ")[7] == f"{c['curves'][0][-1]['valid_ppl']:.1f}"
     )
+
+
+def test_the_chosen_criterion_is_the_largest_whose_stop_costs_at_most_1_percent_anywhere() -> None:
+    settles = boot([300.0, 240.0, 228.0, 225.0, 224.0, 223.0])  # round 4 stop costs 0.9%
+    assert loop_report.chosen([settles]) == 0.05
+    late = dict(boot([300.0, 250.0, 239.0, 228.0, 200.0, 199.0]), seed=1)  # 4.4%, 4.6%, 12%
+    assert loop_report.stop(late, 0.05, None)["round"] == 3  # 20% above its best: too dear
+    assert loop_report.chosen([settles, late]) == 0.04
