@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bench import loop_report, quality_report
+from tasks.settings import PipelineConfig
 
 RESULTS = Path(__file__).resolve().parents[1] / "bench" / "results"
 QUALITY = sorted(RESULTS.glob("quality*.json"))
@@ -26,3 +27,5 @@ def test_a_loop_file_says_what_its_runs_give_today(path: Path) -> None:
     saved = json.loads(path.read_text())
     assert loop_report.targets(saved["runs"]) == saved["targets"]
     assert loop_report.markdown(saved["runs"]) == saved["markdown"]
+    # the pipeline's stopping criterion is the one these measurements support
+    assert PipelineConfig().min_valid_gain == loop_report.chosen(saved["runs"])
