@@ -172,7 +172,8 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
     `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`, and per
     corpus and seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`, the
     least gain of a round on the one before (`least_gain`), and the range of the moves
-    (`moved_min`, `moved_max`, `moved_tokens_min`, `moved_tokens_max`)."""
+    (`moved_min`, `moved_max`, `moved_tokens_min`, `moved_tokens_max`), and the steps the
+    control trained (`control_steps`: fewer than asked where it stopped itself, converged)."""
     runs, out = saved["runs"], {"min_valid_gain": f"{LOOP.min_valid_gain:.0%}"}
     out["chosen"], out["tolerance"] = f"{chosen(runs):.0%}", f"{TOLERANCE:.0%}"
     for boot, control in pairs(runs):
@@ -194,6 +195,8 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             if values:
                 out[f"{head}/{name}_min"] = f"{min(values):.1%}"
                 out[f"{head}/{name}_max"] = f"{max(values):.1%}"
+        if control is not None:
+            out[f"{head}/control_steps"] = f"{control['rounds'][0]['steps']:,}"
         s = stop(boot, LOOP.min_valid_gain, LOOP.max_rounds)
         out[f"{head}/stop"] = f"{s['reason']}@{s['round']}"
         out[f"{head}/stop_cost"] = f"{s['cost']:.1%}"
