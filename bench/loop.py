@@ -14,8 +14,9 @@ training token, as in the study's rows), on one thread:
   - `bootstrap`: --rounds rounds with the table-stability rules and `min_valid_gain` off, so
     the loop goes on until max_rounds (or until validation perplexity gets worse: that rule
     always holds);
-  - `control`: one round as long as all of them on the same starting table, never reallocated;
-    its validation perplexity at each round's end is read from the run's learning curves.
+  - `control`: one round as long as all of them on the same starting table, never reallocated
+    (the profile's early stopping stays on, so it may end sooner, where more steps stopped
+    helping); its validation perplexity at each round's end is read from its learning curve.
 `report` (bench/loop_report.py) joins them: what each round gained in validation perplexity,
 what the reallocations gained over the control at the same step, and where the pipeline's
 stopping rule ends the loop for each candidate `pipeline.min_valid_gain`.
