@@ -2,10 +2,10 @@
 # What each round of the pipeline's bootstrap is worth (bench/results/loop-cpu.json, quoted in
 # docs/quality.md#the-pipelines-own-rounds): the `demo` profile's pipeline for six rounds with
 # the early stops off, and its control (one round as long, never reallocated), on WikiText-2 and
-# GCIDE (`python bench/gcide.py` first), one torch thread each, then the report. About 3 hours
-# on one core; to run the steps side by side, start a Prefect server (`prefect server start`),
-# set PREFECT_API_URL, give each lane its own steps (`bash bench/loop.sh 1 4`, `... 2 3 5`,
-# ...), and then write the report (`bash bench/loop.sh report`).
+# GCIDE (`python bench/gcide.py` first), seeds 0-2, one torch thread each, then the report.
+# About 4 hours on one core; to run the steps side by side, start a Prefect server (`prefect
+# server start`), set PREFECT_API_URL, give each lane its own steps (`bash bench/loop.sh 1 4`,
+# `... 2 3 5 7`, ...), and then write the report (`bash bench/loop.sh report`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -18,6 +18,8 @@ steps=(
   "--corpus gcide --what control --out $OUT/gcide-control-s0.json"
   "--corpus wikitext-2 --what bootstrap --seed 1 --out $OUT/wikitext-2-bootstrap-s1.json"
   "--corpus gcide --what bootstrap --seed 1 --out $OUT/gcide-bootstrap-s1.json"
+  "--corpus wikitext-2 --what bootstrap --seed 2 --out $OUT/wikitext-2-bootstrap-s2.json"
+  "--corpus gcide --what bootstrap --seed 2 --out $OUT/gcide-bootstrap-s2.json"
 )
 . bench/study_steps.sh
 report() {
