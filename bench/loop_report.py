@@ -61,6 +61,11 @@ def curve_at(curve: list[dict[str, float]], step: int) -> float | None:
     return at[-1] if at else None
 
 
+def total_steps(boot: dict[str, Any]) -> int:
+    """The steps of every round of a run."""
+    return sum(r["steps"] for r in boot["rounds"])
+
+
 def round_lines(boot: dict[str, Any], control: dict[str, Any] | None) -> list[list[str]]:
     """One line per bootstrap round (see `rounds_table`)."""
     lines, done, best = [], 0, None
@@ -169,39 +174,55 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per corpus, seed and round
-    `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`, and per
-    corpus and seed the default criterion's stop, `CORPUS/seedS/stop` and `.../stop_cost`, the
-    least gain of a round on the one before (`least_gain`), and the range of the moves
-    (`moved_min`, `moved_max`, `moved_tokens_min`, `moved_tokens_max`), and the steps the
-    control trained (`control_steps`: fewer than asked where it stopped itself, converged)."""
-    runs, out = saved["runs"], {"min_valid_gain": f"{LOOP.min_valid_gain:.0%}"}
-    out["chosen"], out["tolerance"] = f"{chosen(runs):.0%}", f"{TOLERANCE:.0%}"
+    `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`; per
+    corpus and seed `CORPUS/seedS/{stop,stop_cost,test,control_steps}` (the default
+    criterion's stop within max_rounds, what it costs against the best round, the final test
+    perplexity, the steps the control trained: fewer than asked where it stopped itself); and
+    per corpus, over its seeds, the range of each seed's figure as `CORPUS/NAME_min` and
+    `_max` for `last_gain` (the last round's gain on the best before it), `stop_cost`, `test`,
+    `over_control` (the last round's), `moved` and `moved_tokens` (any reallocation's), with
+    `CORPUS/stops` (every seed's stop) and `CORPUS/seeds`."""
+    runs = saved["runs"]
+    out = {"min_valid_gain": f"{LOOP.min_valid_gain:.0%}", "tolerance": f"{TOLERANCE:.0%}"}
+    out["chosen"] = f"{chosen(runs):.0%}"
+    spans: dict[str, dict[str, list[float]]] = {}
     for boot, control in pairs(runs):
-        head = f"{boot['corpus']}/seed{boot['seed']}"
-        for line in round_lines(boot, control):
-            k = line[2]
+        head, corpus = f"{boot['corpus']}/seed{boot['seed']}", boot["corpus"]
+        lines = round_lines(boot, control)
+        for line in lines:
             names = ("valid", "gain", "curve", "control", "over_control", "moved", "moved_tokens")
             for name, value in zip(names, (line[4], *line[5:11]), strict=True):
-                out[f"{head}/round{k}/{name}"] = value
-        gains = [
-            1 - b["valid_ppl"] / a["valid_ppl"] for a, b in zip(boot["rounds"], boot["rounds"][1:])
-        ]
-        out[f"{head}/least_gain"] = f"{min(gains):.1%}" if gains else "-"
-        for name, values in (
-            ("moved", [r["moved_fraction"] for r in boot["rounds"]]),
-            ("moved_tokens", boot.get("moved_tokens") or []),
-        ):
-            values = [v for v in values if v is not None]
-            if values:
-                out[f"{head}/{name}_min"] = f"{min(values):.1%}"
-                out[f"{head}/{name}_max"] = f"{max(values):.1%}"
-        if control is not None:
-            out[f"{head}/control_steps"] = f"{control['rounds'][0]['steps']:,}"
+                out[f"{head}/round{line[2]}/{name}"] = value
         s = stop(boot, LOOP.min_valid_gain, LOOP.max_rounds)
         out[f"{head}/stop"] = f"{s['reason']}@{s['round']}"
         out[f"{head}/stop_cost"] = f"{s['cost']:.1%}"
         out[f"{head}/test"] = f"{boot['test_ppl']:.1f}"
-        out[f"{head}/rounds"] = str(len(boot["rounds"]))
+        if control is not None:
+            out[f"{head}/control_steps"] = f"{control['rounds'][0]['steps']:,}"
+        best = min(r["valid_ppl"] for r in boot["rounds"][:-1])
+        seen = {
+            "last_gain": [1 - boot["rounds"][-1]["valid_ppl"] / best],
+            "stop_cost": [s["cost"]],
+            "test": [boot["test_ppl"]],
+            "moved": [r["moved_fraction"] for r in boot["rounds"] if r["moved_fraction"]],
+            "moved_tokens": [v for v in boot.get("moved_tokens") or [] if v is not None],
+        }
+        last = boot["curves"][-1]
+        theirs = curve_at(control["curves"][0], total_steps(boot)) if control else None
+        if last and theirs:
+            seen["over_control"] = [1 - last[-1]["valid_ppl"] / theirs]
+        for name, values in seen.items():
+            spans.setdefault(corpus, {}).setdefault(name, []).extend(values)
+        out[f"{corpus}/stops"] = ", ".join(
+            x for x in (out.get(f"{corpus}/stops"), out[f"{head}/stop"]) if x
+        )
+    for corpus, named in spans.items():
+        out[f"{corpus}/seeds"] = str(sum(b["corpus"] == corpus for b, _ in pairs(runs)))
+        for name, values in named.items():
+            if values:
+                form = ".1f" if name == "test" else ".1%"
+                out[f"{corpus}/{name}_min"] = format(min(values), form)
+                out[f"{corpus}/{name}_max"] = format(max(values), form)
     return out
 
 

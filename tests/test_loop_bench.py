@@ -158,3 +158,28 @@ def test_the_chosen_criterion_is_the_largest_whose_stop_costs_at_most_1_percent_
     late = dict(boot([300.0, 250.0, 239.0, 228.0, 200.0, 199.0]), seed=1)  # 4.4%, 4.6%, 12%
     assert loop_report.stop(late, 0.05, None)["round"] == 3  # 20% above its best: too dear
     assert loop_report.chosen([settles, late]) == 0.04
+
+
+def test_the_facts_give_each_seed_and_the_range_over_seeds() -> None:
+    a = boot([300.0, 240.0, 228.0, 225.0, 224.0, 223.0]) | {"test_ppl": 220.0}
+    b = dict(boot([300.0, 250.0, 239.0, 228.0, 200.0, 199.0]), seed=1) | {"test_ppl": 190.0}
+    flat = [{"step": 600, "valid_ppl": 250.0}]  # the control stopped itself early
+    control = run("control", [250.0], [None], [flat]) | {"rounds": [{"steps": 600}]}
+    a["moved_tokens"] = [0.5, 0.4, 0.3, 0.2, 0.1, None]
+    got = loop_report.facts({"runs": [a, b, control]})
+    assert got["c/seeds"] == "2" and got["c/stops"] == ", ".join(
+        f"{s['reason']}@{s['round']}"
+        for s in (loop_report.stop(r, LOOP.min_valid_gain, 4) for r in (a, b))
+    )
+    assert (got["c/last_gain_min"], got["c/last_gain_max"]) == (
+        "0.4%",
+        "0.5%",
+    )  # 1-223/224, 1-199/200
+    assert (got["c/test_min"], got["c/test_max"]) == ("190.0", "220.0")
+    assert (got["c/moved_tokens_min"], got["c/moved_tokens_max"]) == ("10.0%", "50.0%")
+    assert got["c/seed0/control_steps"] == "600" and "c/seed1/control_steps" not in got
+    assert (got["c/over_control_min"], got["c/over_control_max"]) == ("6.8%", "6.8%")  # 1-233/250
+    assert (
+        got["c/seed0/round2/gain"] == "20.0%"
+        and got["min_valid_gain"] == f"{LOOP.min_valid_gain:.0%}"
+    )
