@@ -67,7 +67,7 @@ class PipelineConfig:
     max_rounds: int = 4
     moved_threshold: float = 0.01  # stable when fewer words than this fraction move ...
     min_objective_gain: float = 0.001  # ... or a reallocation gains less than this fraction
-    min_valid_gain: float = 0.03  # stop when a round improves validation perplexity on the best
+    min_valid_gain: float = 0.01  # stop when a round improves validation perplexity on the best
     #   earlier round by less than this fraction (0: off): the largest value whose stop cost at
     #   most 1% of validation perplexity in the pipeline's measured runs (bench/loop.py;
     #   docs/quality.md#the-pipelines-own-rounds)
