@@ -61,24 +61,30 @@ def curve_at(curve: list[dict[str, float]], step: int) -> float | None:
     return at[-1] if at else None
 
 
-def total_steps(boot: dict[str, Any]) -> int:
-    """The steps of every round of a run."""
-    return sum(r["steps"] for r in boot["rounds"])
+def against_control(
+    boot: dict[str, Any], control: dict[str, Any] | None
+) -> list[tuple[float | None, float | None, float | None]]:
+    """Per round: the bootstrap's curve at the round's last step, the control's at the same
+    step, and the gain over it (None where either is missing)."""
+    out, done = [], 0
+    flat = control["curves"][0] if control else []
+    for r, curve in zip(boot["rounds"], boot["curves"], strict=True):
+        done += r["steps"]
+        mine = curve[-1]["valid_ppl"] if curve else None
+        theirs = curve_at(flat, done) if control else None
+        out.append((mine, theirs, None if mine is None or theirs is None else 1 - mine / theirs))
+    return out
 
 
 def round_lines(boot: dict[str, Any], control: dict[str, Any] | None) -> list[list[str]]:
     """One line per bootstrap round (see `rounds_table`)."""
     lines, done, best = [], 0, None
     decisions = loop_decisions(bench_rounds(boot))
-    flat = (control or {}).get("curves", [[]])[0]
     tokens = boot.get("moved_tokens") or [None] * len(decisions)
-    for r, curve, decision, moved_tokens in zip(
-        boot["rounds"], boot["curves"], decisions, tokens, strict=True
+    for r, (mine, theirs, worth), decision, moved_tokens in zip(
+        boot["rounds"], against_control(boot, control), decisions, tokens, strict=True
     ):
         done += r["steps"]
-        mine = curve[-1]["valid_ppl"] if curve else None
-        theirs = curve_at(flat, done) if control else None
-        worth = None if mine is None or theirs is None else 1 - mine / theirs
         gain = None if best is None else 1 - r["valid_ppl"] / best
         best = r["valid_ppl"] if best is None else min(best, r["valid_ppl"])
         lines.append(
@@ -207,10 +213,9 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             "moved": [r["moved_fraction"] for r in boot["rounds"] if r["moved_fraction"]],
             "moved_tokens": [v for v in boot.get("moved_tokens") or [] if v is not None],
         }
-        last = boot["curves"][-1]
-        theirs = curve_at(control["curves"][0], total_steps(boot)) if control else None
-        if last and theirs:
-            seen["over_control"] = [1 - last[-1]["valid_ppl"] / theirs]
+        worth = against_control(boot, control)[-1][2]
+        if worth is not None:
+            seen["over_control"] = [worth]
         for name, values in seen.items():
             spans.setdefault(corpus, {}).setdefault(name, []).extend(values)
         out[f"{corpus}/stops"] = ", ".join(
