@@ -25,8 +25,24 @@ steps=(
 report() {
   "$PY" bench/loop.py report "$OUT"/*-s[0-9].json --out bench/results/loop-cpu.json
 }
+# `bash bench/loop.sh converged`: the same bootstrap with each round trained until it converges
+# (early stopping ends it, at most 30,000 steps) instead of the profile's 2,400 steps, for four
+# rounds, seed 0, both corpora side by side (bench/results/loop-converged-cpu.json; about an
+# hour on two cores). It needs a Prefect server and PREFECT_API_URL, as the lanes do.
+converged() {
+  local dir=.lightrnn/loop-converged corpus pid pids=()
+  for corpus in wikitext-2 gcide; do
+    "$PY" bench/loop.py run --rounds 4 --corpus "$corpus" --what bootstrap \
+      --set train.max_steps=30000 --work "$dir" --out "$dir/$corpus-bootstrap-s0.json" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid"; done  # either run failing stops the script
+  "$PY" bench/loop.py report "$dir"/*-s0.json --out bench/results/loop-converged-cpu.json
+}
 if [ "${1:-}" = report ]; then
   report
+elif [ "${1:-}" = converged ]; then
+  converged
 elif [ $# -gt 0 ]; then
   for step in "$@"; do run_steps "$step" "$step"; done
 else

@@ -4,8 +4,10 @@
 # LightRNN's size (0.36M parameters on PTB, 0.79M on WikiText-2), a learning-rate sweep on PTB
 # (1e-3, the default 3e-3, 1e-2) per family, four rounds on WikiText-2 (what each round of
 # reallocation is worth), the bootstrap from the co-occurrence table, and keep margins (keepX:
-# whether the table settles within four rounds). 1 x 200 LSTM, Adam, batch 32, one torch thread per run.
-# `bash bench/quality_paced150.sh 3` starts at step 3. About 3 hours on one core.
+# whether the table settles within four rounds), and on PTB LightRNN at 0.36-0.39M parameters
+# with a shortlist (K words of 300-2,000, the LSTM narrowed to keep the size). 1 x 200 LSTM,
+# Adam, batch 32, one torch thread per run.
+# `bash bench/quality_paced150.sh 3` starts at step 3. About 4 hours on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -14,8 +16,8 @@ Q=("$PY" bench/quality.py --threads 1 --budgets paced:150 --append
 steps=(
   "--corpora ptb --models lightrnn-random,lightrnn --variants tie,tie+cooc"
   "--corpora wikitext-2 --models lightrnn-random --variants tie+k2000,tie+k2000+cooc --seeds 0,1,2"
-  "--corpora ptb --models adaptive --baseline-variants h26,h22+d2"
-  "--corpora ptb --models full --baseline-variants tie+h36"
+  "--corpora ptb --models adaptive --baseline-variants h26,h22+d2 --seeds 0,1,2"
+  "--corpora ptb --models full --baseline-variants tie+h36 --seeds 0,1,2"
   "--corpora wikitext-2 --models adaptive --baseline-variants h22 --seeds 0,1,2"
   "--corpora wikitext-2 --models adaptive --baseline-variants h18+d2"
   "--corpora wikitext-2 --models full --baseline-variants tie+h24 --seeds 0,1,2"
@@ -27,6 +29,9 @@ steps=(
   "--corpora wikitext-2 --models lightrnn,lightrnn-random --variants tie+k2000+r4"
   "--corpora wikitext-2 --models lightrnn --variants tie+k2000+cooc --seeds 0,1,2"
   "--corpora wikitext-2 --models lightrnn --variants tie+k2000+r4+cooc,tie+k2000+keep0.05+r4+cooc,tie+k2000+keep0.2+r4+cooc"
+  "--corpora ptb --models lightrnn-random --variants tie+k300+h190+cooc,tie+k500+h175+cooc"
+  "--corpora ptb --models lightrnn-random --variants tie+k1000+h150+cooc,tie+k1500+h130+cooc,tie+k2000+h115+cooc --seeds 0,1,2"
+  "--corpora ptb --models lightrnn --variants tie+k1000+h150+cooc"
 )
 . bench/study_steps.sh
 run_steps "${1:-1}"
