@@ -77,3 +77,28 @@ def test_a_cooc_start_is_the_cooccurrence_table_of_the_training_split(prefect_ap
 def test_an_unknown_start_is_refused_with_the_choices():
     with pytest.raises(ConfigError, match=r"pipeline.start='kmeans': must be one of random, cooc"):
         PipelineConfig(start="kmeans")
+
+
+def test_a_round_after_a_converged_one_starts_its_learning_rate_again(prefect_api, tmp_path):
+    """Round 1 converges (no evaluation improves by 90%; the plateau halves the rate once):
+    round 2, on a new table, trains at the configured rate, not at the decayed one."""
+    url = new_store(f"file://{tmp_path}/store")
+    store = storage.open_store(url)
+    corpus = wikitext_slice(tmp_path / "wt2", 300, 30)
+    converging = {
+        **QUICK,
+        "train.max_steps": 60,
+        "train.early_stop_patience": 1,
+        "train.lr_patience": 0,
+        "train.lr_decay": 0.5,
+        "train.min_delta": 0.9,
+    }
+    run = lightrnn_pipeline(
+        corpus=str(corpus), store=url, profile="tiny", max_rounds=2, overrides=converging
+    )
+    models = [store.resolve(names.round_model(run["run"], k)).meta for k in (1, 2)]
+    assert models[0]["summary"]["stop_reason"] == "converged"
+    assert [h["lr"] for h in models[0]["history"]] == [0.01, 0.01]  # decayed after the second
+    assert models[1]["history"][0]["lr"] == 0.01
+    carried = load_tensors(store.get(names.round_model(run["run"], 1)) / OPTIMIZER_STATE)
+    assert bool(carried["converged"])

@@ -3,6 +3,7 @@
 config.py  TrainConfig (optimizer, schedule, early stopping, divergence), resolve_device
 loop.py    Trainer: the loop, evaluation, checkpoint and progress callbacks, state_dict
 state.py   TrainState (what a checkpoint holds), TrainProgress, TrainResult
+carry.py   handover / take_over: a bootstrap round going on from the last one's optimizer
 """
 
 from lightrnn.train.config import OPTIMIZERS, TrainConfig, resolve_device

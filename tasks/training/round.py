@@ -9,15 +9,13 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 import storage
 from lightrnn.checkpoint import OPTIMIZER_STATE, WEIGHTS, load_tensors, tensors_to_bytes
 from lightrnn.corpus import open_split
 from lightrnn.distributed import World
 from lightrnn.model import LightRNN
 from lightrnn.train import Trainer, TrainProgress
-from lightrnn.train.state import cpu_copy
+from lightrnn.train.carry import handover, take_over
 from tasks import names
 from tasks.artifacts import corpus_dir, get_table, put_model
 from tasks.curves import CurveWriter
@@ -83,11 +81,12 @@ def train_round(
         world=world,
         evaluated=validated if main else None,
     )
-    if carried is not None:  # the previous round's optimizer, schedule and place in the data go on
-        trainer.optimizer.load_state_dict(carried["optimizer"])
-        trainer.scheduler.load_state_dict(carried["scheduler"])
-        if "position" in carried:  # rounds stored before it was: from the stream's start
-            trainer.state.start_at(tuple(carried["position"].tolist()))
+    if carried is not None and take_over(trainer, carried) and main:
+        tell(
+            log,
+            "round %d: the last round converged, the learning rate starts again",
+            job.round_index,
+        )
     resumed = target.resume(trainer, log, world)
     if resumed is not None and main:
         tell(log, "resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
@@ -121,12 +120,7 @@ def train_round(
     meta["config"] = {"model": model.spec(), "train": settings.to_dict()["train"]}
     model_name = names.round_model(job.run_key, job.round_index)
     vocab = root / "vocab.arrow"
-    optimizer = {
-        "optimizer": cpu_copy(trainer.optimizer.state_dict()),
-        "scheduler": cpu_copy(trainer.scheduler.state_dict()),
-        "position": torch.tensor(trainer.position),  # where the next round reads on
-    }
-    extra = {OPTIMIZER_STATE: tensors_to_bytes(optimizer)}
+    extra = {OPTIMIZER_STATE: tensors_to_bytes(handover(trainer, result))}
     ref = put_model(store, model_name, model.cpu(), vocab, corpus.tokenizer, meta, parents, extra)
     return model_info(ref, summary)
 
