@@ -21,30 +21,28 @@ from typing import Any
 import torch
 
 from lightrnn.train.loop import Trainer
-from lightrnn.train.state import TrainResult, cpu_copy
+from lightrnn.train.state import cpu_copy
 
 
-def handover(trainer: Trainer, result: TrainResult) -> dict[str, Any]:
+def handover(trainer: Trainer) -> dict[str, Any]:
     """What the next run needs to go on from this finished one (tensors and plain values)."""
     return {
         "optimizer": cpu_copy(trainer.optimizer.state_dict()),
         "scheduler": cpu_copy(trainer.scheduler.state_dict()),
         "position": torch.tensor(trainer.position),  # where the next round reads on
-        "converged": torch.tensor(result.stop_reason == "converged"),
     }
 
 
-def take_over(trainer: Trainer, carried: Mapping[str, Any]) -> bool:
-    """Start `trainer` (not yet stepped) where `carried` (from `handover`) left off; True if the
-    learning rate started again because the earlier run converged. Handovers written before a
-    field existed: no "position" reads from the stream's start, no "converged" carries all."""
+def take_over(trainer: Trainer, carried: Mapping[str, Any], converged: bool) -> None:
+    """Start `trainer` (not yet stepped) where `carried` (from `handover`) left off;
+    `converged`: whether that earlier run ended by converging (its `TrainResult.stop_reason`),
+    in which case the learning rate starts again. A handover without "position" (written
+    before it was kept) reads from the stream's start."""
     trainer.optimizer.load_state_dict(carried["optimizer"])
-    restart = bool(carried["converged"]) if "converged" in carried else False
-    if restart:
+    if converged:
         for group in trainer.optimizer.param_groups:
             group["lr"] = trainer.config.lr
     else:
         trainer.scheduler.load_state_dict(carried["scheduler"])
     if "position" in carried:
         trainer.state.start_at(tuple(carried["position"].tolist()))
-    return restart

@@ -42,12 +42,14 @@ def train_round(
     allocation = get_table(store, job.table)
     config = settings.model.for_vocab(corpus.vocab_size)
     model = LightRNN.seeded(config, allocation, settings.pipeline.seed)
-    carried = None
+    carried, converged = None, False
     if job.init_model is not None:
         init = store.get(job.init_model.name, job.init_model.version)
         model.load_state_dict(load_tensors(init / WEIGHTS))
         if settings.pipeline.carry_optimizer and (init / OPTIMIZER_STATE).is_file():
             carried = load_tensors(init / OPTIMIZER_STATE)
+            last = store.resolve(job.init_model.name, job.init_model.version).meta
+            converged = last.get("summary", {}).get("stop_reason") == "converged"
     parents = [str(corpus.ref), str(job.table)] + ([str(job.init_model)] if job.init_model else [])
     name = names.checkpoint(job.run_key, job.round_index)
     target = CheckpointTarget(store, name, allocation.digest(), corpus.digest, tuple(parents))
@@ -81,12 +83,10 @@ def train_round(
         world=world,
         evaluated=validated if main else None,
     )
-    if carried is not None and take_over(trainer, carried) and main:
-        tell(
-            log,
-            "round %d: the last round converged, the learning rate starts again",
-            job.round_index,
-        )
+    if carried is not None:
+        take_over(trainer, carried, converged)
+        if converged and main:
+            tell(log, "round %d: the last round converged, its rate starts again", job.round_index)
     resumed = target.resume(trainer, log, world)
     if resumed is not None and main:
         tell(log, "resuming round %d from %s at step %d", job.round_index, resumed, trainer.step)
@@ -120,7 +120,7 @@ def train_round(
     meta["config"] = {"model": model.spec(), "train": settings.to_dict()["train"]}
     model_name = names.round_model(job.run_key, job.round_index)
     vocab = root / "vocab.arrow"
-    extra = {OPTIMIZER_STATE: tensors_to_bytes(handover(trainer, result))}
+    extra = {OPTIMIZER_STATE: tensors_to_bytes(handover(trainer))}
     ref = put_model(store, model_name, model.cpu(), vocab, corpus.tokenizer, meta, parents, extra)
     return model_info(ref, summary)
 
