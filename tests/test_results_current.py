@@ -27,5 +27,10 @@ def test_a_loop_file_says_what_its_runs_give_today(path: Path) -> None:
     saved = json.loads(path.read_text())
     assert loop_report.targets(saved["runs"]) == saved["targets"]
     assert loop_report.markdown(saved["runs"]) == saved["markdown"]
-    # the pipeline's stopping criterion is the one these measurements support
+
+
+def test_the_default_criterion_is_the_one_the_pipelines_measured_rounds_support() -> None:
+    """loop-cpu.json (three seeds per corpus, the `demo` profile's rounds) sets the default;
+    other loop files (one seed of longer rounds) are reported beside it."""
+    saved = json.loads((RESULTS / "loop-cpu.json").read_text())
     assert PipelineConfig().min_valid_gain == loop_report.chosen(saved["runs"])
