@@ -1,36 +1,17 @@
 """A bootstrap round going on from the last: what carries, and the rate after a converged round."""
 
-import numpy as np
 import pytest
 import torch
+from test_train import make_trainer
 
-from lightrnn import Table
-from lightrnn.model import LightRNN, LightRNNConfig
-from lightrnn.train import TrainConfig, Trainer
+from lightrnn.train import Trainer
 from lightrnn.train.carry import handover, take_over
-
-V = 30
-STREAM = np.tile(np.random.default_rng(0).integers(0, V, size=7), 300).astype(np.int32)
 
 
 def trainer(**overrides) -> Trainer:
-    torch.manual_seed(0)
-    model = LightRNN(LightRNNConfig(V, 8, 16, 1), Table.random(V, 1))
-    cfg = dict(
-        batch_size=4,
-        bptt=9,
-        optimizer="adam",
-        lr=1e-6,
-        max_steps=1000,
-        eval_every=5,
-        eval_tokens=200,
-        early_stop_patience=3,
-        lr_patience=0,
-        lr_decay=0.5,
-        min_delta=0.01,  # at lr 1e-6 no evaluation improves by 1%: the plateau decays the rate
-    )
-    cfg.update(overrides)
-    return Trainer(model, STREAM, STREAM[::-1].copy(), TrainConfig(**cfg))
+    """Adam at lr 1e-6: no evaluation improves by 1%, so the plateau decays the rate."""
+    settings = dict(optimizer="adam", lr=1e-6, max_steps=1000, eval_every=5)
+    return make_trainer(**(settings | dict(early_stop_patience=3, min_delta=0.01) | overrides))
 
 
 def moments(t: Trainer) -> list[torch.Tensor]:
