@@ -48,8 +48,8 @@ def train_round(
         model.load_state_dict(load_tensors(init / WEIGHTS))
         if settings.pipeline.carry_optimizer and (init / OPTIMIZER_STATE).is_file():
             carried = load_tensors(init / OPTIMIZER_STATE)
-            last = store.resolve(job.init_model.name, job.init_model.version).meta
-            converged = last.get("summary", {}).get("stop_reason") == "converged"
+            last = store.resolve(job.init_model.name, job.init_model.version).meta["summary"]
+            converged = last["stop_reason"] == "converged"  # a round model's, as task.py reads it
     parents = [str(corpus.ref), str(job.table)] + ([str(job.init_model)] if job.init_model else [])
     name = names.checkpoint(job.run_key, job.round_index)
     target = CheckpointTarget(store, name, allocation.digest(), corpus.digest, tuple(parents))
