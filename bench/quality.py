@@ -44,7 +44,7 @@ if not __package__:  # run as `python bench/quality.py`: import from the reposit
 
 from bench import common, quality_pace, quality_report
 from bench.common import ROOT
-from bench.quality_run import MODELS, Budget, Size, Variant, hidden_for, run
+from bench.quality_run import MODELS, Budget, Size, Variant, hidden_for, resolved, run
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
 from lightrnn.train import resolve_device
 
@@ -295,8 +295,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                     for variant in args.variants if lightrnn else args.baseline_variants:
                         if not variant.fits(model):
                             continue  # e.g. a shortlist for the adaptive softmax
+                        sized = resolved(variant, corpus["train"], corpus["vocab"])
                         for seed in args.seeds:
-                            job = (name, corpus, model, variant, budget, size, seed)
+                            job = (name, corpus, model, sized, budget, size, seed)
                             put_row(rows, one_row(job, calibration, argv, device))
                             results.save()
     done = results.finish()

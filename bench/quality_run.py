@@ -30,6 +30,7 @@ from lightrnn.costs import CostConfig, accumulate_costs
 from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.recurrent import RecurrentLM
+from lightrnn.shortlist import shortlist_covering
 from lightrnn.table import Table
 from lightrnn.table_start import cooccurrence_table
 from lightrnn.train import TrainConfig, Trainer, resolve_device
@@ -73,7 +74,9 @@ class Budget:
 class Variant:
     """A model's options, written like `tie+k2000+sparse+cost400000` ("plain": none). LightRNN:
     all but cA_B and dX (`keepX`: a word moves only to gain more than X of its cost); the full
-    softmax: tie, hN, lrX; the adaptive softmax: cA_B (its cutoffs), dX (its div_value), hN, lrX."""
+    softmax: tie, hN, lrX; the adaptive softmax: cA_B (its cutoffs), dX (its div_value), hN, lrX.
+    LightRNN's `covX` sizes the shortlist by token coverage (`resolved` sets K per corpus), `eN`
+    sets the row and column vectors' size (untied), `dropX` the dropout (any model)."""
 
     tie: bool = False
     shortlist: int = 0
@@ -86,6 +89,9 @@ class Variant:
     lr: float = 0.0  # 0 = the run's --lr
     cooc: bool = False  # LightRNN starts from a co-occurrence table (lightrnn/table_start.py)
     keep: float = 0.0  # reallocation's keep margin (AllocateConfig.keep_margin); 0 = none
+    coverage: float = 0.0  # shortlist: the fewest words carrying this share of training tokens
+    embed: int = 0  # row and column vectors' size; 0 = the hidden size
+    dropout: float = 0.0  # 0 = the run's --dropout
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -99,6 +105,12 @@ class Variant:
                 v = replace(v, shortlist=int(m[1]))
             elif token in ("exact", "sparse", "greedy"):
                 v = replace(v, allocate=token)
+            elif m := re.fullmatch(r"cov(0?\.\d+)", token):
+                v = replace(v, coverage=float(m[1]))
+            elif m := re.fullmatch(r"e(\d+)", token):
+                v = replace(v, embed=int(m[1]))
+            elif m := re.fullmatch(r"drop(0?\.\d+)", token):
+                v = replace(v, dropout=float(m[1]))
             elif m := re.fullmatch(r"keep(0?\.\d+)", token):
                 v = replace(v, keep=float(m[1]))
             elif m := re.fullmatch(r"cost(\d+)", token):
@@ -116,7 +128,8 @@ class Variant:
             else:
                 raise SystemExit(
                     f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, "
-                    "rN, cooc, keepX (a keep margin in [0, 1)), cA_B (adaptive cutoffs), "
+                    "rN, cooc, keepX (a keep margin in [0, 1)), covX (shortlist by token "
+                    "coverage), eN (vector size), dropX, cA_B (adaptive cutoffs), "
                     "dX (adaptive div_value), lrX"
                 )
         return v
@@ -130,6 +143,8 @@ class Variant:
             self.rounds,
             self.cooc,
             self.keep,
+            self.coverage,
+            self.embed,
         )
         if model == "full":
             return not any(lightrnn_only) and not self.cutoffs and not self.div
@@ -152,6 +167,15 @@ class Size:
     device: str
 
 
+def resolved(variant: Variant, train: Any, vocab: int) -> Variant:
+    """`variant` with its shortlist size set from its coverage of `train`'s tokens (ids in
+    vocabulary order, so the K most frequent words are ids 0..K-1)."""
+    if not variant.coverage:
+        return variant
+    counts = np.bincount(np.asarray(train[0 : len(train)]), minlength=vocab)
+    return replace(variant, shortlist=shortlist_covering(counts, variant.coverage))
+
+
 def build(
     model: str,
     variant: Variant,
@@ -171,15 +195,22 @@ def build(
                 h,
                 h,
                 size.layers,
-                size.dropout,
+                variant.dropout or size.dropout,
                 softmax=model,
                 cutoffs=variant.cutoffs,
                 div_value=variant.div or 4.0,
                 tie=variant.tie,
             )
         )
+    dropout = variant.dropout or size.dropout
     config = LightRNNConfig(
-        vocab, h, h, size.layers, size.dropout, shortlist=variant.shortlist, tie=variant.tie
+        vocab,
+        variant.embed or h,
+        h,
+        size.layers,
+        dropout,
+        shortlist=variant.shortlist,
+        tie=variant.tie,
     )
     if variant.cooc and train_ids is not None:
         table = cooccurrence_table(train_ids, vocab, shortlist=variant.shortlist)
@@ -193,7 +224,7 @@ def lightrnn_hidden_for(params: int, vocab: int, variant: Variant, size: Size) -
 
     def count(h: int) -> int:
         config = LightRNNConfig(
-            vocab, h, h, size.layers, shortlist=variant.shortlist, tie=variant.tie
+            vocab, variant.embed or h, h, size.layers, shortlist=variant.shortlist, tie=variant.tie
         )
         return count_parameters({"kind": "lightrnn", "config": config.__dict__})
 
@@ -330,6 +361,7 @@ def run(
         "seed": seed,
         "params": net.num_parameters(),
         "hidden": hidden,
+        **({"shortlist": variant.shortlist} if model.startswith("lightrnn") else {}),
         "train_seconds": train_s,
         "realloc_seconds": spent - train_s,
         "steps": steps,
@@ -342,11 +374,14 @@ def run(
 
 def variant_name(v: Variant, baseline: bool = False) -> str:
     """The variant as `Variant.parse` reads it; a baseline's plain variant is "-"."""
-    parts = (["tie"] if v.tie else []) + ([f"k{v.shortlist}"] if v.shortlist else [])
+    parts = ["tie"] if v.tie else []
+    parts += [f"cov{v.coverage:g}"] if v.coverage else [f"k{v.shortlist}"] if v.shortlist else []
     parts += [v.allocate] if v.allocate != "auto" else []
     parts += [f"cost{v.cost_tokens}"] if v.cost_tokens else []
     parts += [f"keep{v.keep:g}"] if v.keep else []
     parts += [f"h{v.hidden}"] if v.hidden else []
+    parts += [f"e{v.embed}"] if v.embed else []
+    parts += [f"drop{v.dropout:g}"] if v.dropout else []
     parts += [f"r{v.rounds}"] if v.rounds else []
     parts += ["c" + "_".join(map(str, v.cutoffs))] if v.cutoffs else []
     parts += [f"d{v.div:g}"] if v.div else []

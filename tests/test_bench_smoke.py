@@ -11,6 +11,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -289,6 +290,25 @@ def test_quality_baseline_options_parse_and_apply_only_where_they_mean_something
     assert Variant.parse(variant_name(keep)) == keep and not keep.fits("full")
     with pytest.raises(SystemExit, match="keepX"):
         Variant.parse("keep2")
+
+
+def test_quality_ablation_options_size_the_shortlist_the_vectors_and_the_dropout():
+    from bench.quality_run import Size, Variant, build, resolved, variant_name
+
+    cov = Variant.parse("tie+cov0.8+cooc")
+    assert cov.coverage == 0.8 and variant_name(cov) == "tie+cov0.8+cooc"
+    assert not cov.fits("full") and not cov.fits("adaptive")
+    # ids 0..9 carry 10, 9, ..., 1 tokens (55): the first 6 carry 45, the first 5 only 40 (< 44)
+    train = np.repeat(np.arange(10), np.arange(10, 0, -1))
+    sized = resolved(cov, train, vocab=10)
+    assert sized.shortlist == 6 and variant_name(sized) == "tie+cov0.8+cooc"
+    assert resolved(Variant.parse("tie+k3"), train, vocab=10).shortlist == 3  # no coverage
+    small = Variant.parse("k2+e6+drop0.25")
+    assert (small.embed, small.dropout) == (6, 0.25) and Variant.parse(variant_name(small)) == small
+    size = Size(16, 1, 0.0, 4, 5, 1e-3, 2, 0, 10, "cpu")
+    net = build("lightrnn", small, 12, size, seed=0)
+    assert (net.config.embed_dim, net.config.hidden_dim, net.config.dropout) == (6, 16, 0.25)
+    assert build("full", Variant.parse("drop0.25"), 12, size, seed=0).config.dropout == 0.25
 
 
 @pytest.mark.slow  # two small studies (nine models and three calibrations)
