@@ -36,6 +36,7 @@ def grouped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "seeds": len(members),
                 "params": members[0]["params"],
                 "hidden": members[0].get("hidden"),
+                "shortlist": members[0].get("shortlist"),  # K as run (covX sets it per corpus)
                 "steps": statistics.mean(m["steps"] for m in members),
                 "train_seconds": statistics.mean(m["train_seconds"] for m in members),
                 "valid_ppl": statistics.mean(m["valid_ppl"] for m in members),
@@ -319,8 +320,9 @@ def save(fig: Any, path: Path) -> Path:
 
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per row group
-    `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}`; per
-    round of a LightRNN row `.../seedS/roundK/{valid,moved,objective_gain,valid_after,move_gain}`
+    `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}` (and
+    `shortlist`, K as run, where the rows record it); per round of a LightRNN row
+    `.../seedS/roundK/{valid,moved,objective_gain,valid_after,move_gain}`
     (move_gain: validation perplexity right after the reallocation against before); and for
     two groups of one corpus and budget (or a `params-` budget and its base)
     `A/vs/[BUDGET/]MODEL/VARIANT/{ratio,gain,fewer_params,seconds_ratio}` (BUDGET where it is
@@ -337,6 +339,8 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
         out[f"{key}/seconds"] = f"{g['train_seconds']:,.0f}"
         out[f"{key}/params"] = f"{g['params'] / 1e6:.2f}M"
         out[f"{key}/hidden"] = str(g["hidden"])
+        if g.get("shortlist") is not None:  # rows from before rows said so have none
+            out[f"{key}/shortlist"] = f"{g['shortlist']:,}"
         out[f"{key}/seeds"] = str(g["seeds"])
         out[f"{key}/realloc_seconds"] = f"{g['realloc_seconds']:,.0f}"
     for r in saved["results"]:  # per round of a bootstrap: ROW/seedS/roundK/FIELD
