@@ -91,10 +91,12 @@ def artifact(store: Any, uri: str) -> Path:
     return store.get(name, int(label.removeprefix("v").removesuffix(".json")))
 
 
-def moved_tokens(store_url: str, run_key: str, shortlist: int) -> list[float | None]:
-    """Per round of the run, the share of the table's training tokens carried by the words its
-    reallocation moved (None after the last round): are the moves rare words only? Read from
-    the run's report in the store, so a run made before this was recorded can be measured too."""
+def table_moves(store_url: str, run_key: str, shortlist: int) -> dict[str, list[Any]]:
+    """Per round of the run (None after the last round), of its reallocation: `moved_tokens`,
+    the share of the table's training tokens carried by the words it moved (are the moves rare
+    words only?), and `mates_kept`, [rows, columns] of `Table.mates_kept` (did the grouping
+    change, or only the indices?). Read from the run's report in the store, so a run made
+    before these were recorded can be measured too."""
     import numpy as np
 
     import storage
@@ -107,22 +109,24 @@ def moved_tokens(store_url: str, run_key: str, shortlist: int) -> list[float | N
     refs = summary["artifacts"]
     counts = Vocab.load(str(artifact(store, refs["corpus"]) / "vocab.arrow")).counts
     table_counts = np.asarray(counts[shortlist:], dtype=np.float64)  # table word i: id K + i
-    out: list[float | None] = []
+    out: dict[str, list[Any]] = {"moved_tokens": [], "mates_kept": []}
     for r in summary["rounds"]:
         after = refs.get(f"round {r['round']} next table")
         if after is None:
-            out.append(None)
+            out["moved_tokens"].append(None)
+            out["mates_kept"].append(None)
             continue
         old = Table.load(artifact(store, refs[f"round {r['round']} table"]))
         new = Table.load(artifact(store, after))
         moved = old.cells != new.cells
-        out.append(float(table_counts[moved].sum() / table_counts.sum()))
+        out["moved_tokens"].append(float(table_counts[moved].sum() / table_counts.sum()))
+        out["mates_kept"].append(list(old.mates_kept(new)))
     return out
 
 
-def add_moved_tokens(path: Path, work: Path | None = None) -> dict[str, Any]:
-    """Measure `moved_tokens` for the run written to `path` (its store under `work`, else the
-    run's default work folder) and write it into that file."""
+def add_table_moves(path: Path, work: Path | None = None) -> dict[str, Any]:
+    """Measure `table_moves` for the run written to `path` (its store under `work`, else the
+    run's default work folder) and write them into that file."""
     from flows.profiles import resolve
 
     saved = json.loads(path.read_text())
@@ -133,7 +137,7 @@ def add_moved_tokens(path: Path, work: Path | None = None) -> dict[str, Any]:
 
         (saved["run"],) = {n.split("/")[1] for n in storage.open_store(store).names("runs/")}
     shortlist = resolve(saved["profile"], saved["overrides"]).model.shortlist
-    saved["moved_tokens"] = moved_tokens(store, saved["run"], shortlist)
+    saved |= table_moves(store, saved["run"], shortlist)
     common.write_json(path, saved)
     return saved
 
@@ -188,9 +192,7 @@ def run_case(
         "test_ppl": summary["test_ppl"],
         "parameters": summary["parameters"],
         "rounds": summary["rounds"],
-        "moved_tokens": moved_tokens(
-            store, summary["run"], resolve(profile, settings).model.shortlist
-        ),
+        **table_moves(store, summary["run"], resolve(profile, settings).model.shortlist),
         "curves": [valid_curve(runs, summary["run"], r["round"]) for r in summary["rounds"]],
         "seconds": elapsed(),
         "provenance": {
@@ -213,7 +215,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     one.add_argument("--set", action="append", default=[], help="SECTION.FIELD=VALUE override")
     one.add_argument("--data", type=Path, default=None, help="the corpus's train/valid/test dir")
     one.add_argument("--work", type=Path, default=None, help="store, runs (default .lightrnn/loop)")
-    tok = sub.add_parser("tokens", help="add moved_tokens to a run written without them")
+    tok = sub.add_parser(
+        "tokens", help="add moved_tokens and mates_kept to a run written without them"
+    )
     tok.add_argument("run", type=Path, help="a JSON file written by `run`")
     tok.add_argument("--work", type=Path, default=None, help="its --work folder, if one was given")
     rep = sub.add_parser("report", help="join runs into bench/results/loop-<device>.json")
@@ -244,7 +248,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         common.write_json(args.out, result)
         return result
     if args.command == "tokens":
-        return add_moved_tokens(args.run, args.work)
+        return add_table_moves(args.run, args.work)
     from bench import loop_report
 
     return loop_report.write(args.runs, args.out)

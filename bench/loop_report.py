@@ -81,8 +81,9 @@ def round_lines(boot: dict[str, Any], control: dict[str, Any] | None) -> list[li
     lines, done, best = [], 0, None
     decisions = loop_decisions(bench_rounds(boot))
     tokens = boot.get("moved_tokens") or [None] * len(decisions)
-    for r, (mine, theirs, worth), decision, moved_tokens in zip(
-        boot["rounds"], against_control(boot, control), decisions, tokens, strict=True
+    mates = boot.get("mates_kept") or [None] * len(decisions)
+    for r, (mine, theirs, worth), decision, moved_tokens, kept in zip(
+        boot["rounds"], against_control(boot, control), decisions, tokens, mates, strict=True
     ):
         done += r["steps"]
         gain = None if best is None else 1 - r["valid_ppl"] / best
@@ -100,6 +101,7 @@ def round_lines(boot: dict[str, Any], control: dict[str, Any] | None) -> list[li
                 fmt(worth, ".1%"),
                 fmt(r["moved_fraction"], ".1%"),
                 fmt(moved_tokens, ".1%"),
+                "-" if kept is None else f"{kept[0]:.1%} / {kept[1]:.1%}",
                 fmt(r["objective_gain"], ".1%"),
                 decision,
             ]
@@ -121,12 +123,14 @@ def rounds_table(runs: list[dict[str, Any]]) -> str:
     """Per round: steps so far, validation perplexity (whole split) and its gain on the best
     earlier round, the learning curves' last value (evaluation sample) beside the control's at
     the same step and the gain over it, the words the next reallocation moved (and the share of
-    the table's training tokens they carry), its objective gain, and what the pipeline's
-    stopping rule, with its defaults, decides."""
+    the table's training tokens they carry), of the word pairs that shared a row (a column)
+    the share that still do, its objective gain, and what the pipeline's stopping rule, with
+    its defaults, decides."""
     lines = [line for boot, control in pairs(runs) for line in round_lines(boot, control)]
     headers = ["corpus", "seed", "round", "steps", "valid ppl", "gain on best earlier"]
-    headers += ["curve", "control", "over control", "moved", "their tokens", "objective gain"]
-    return markdown_table([*headers, "loop (defaults)"], lines, "lrrrrrrrrrrrl")
+    headers += ["curve", "control", "over control", "moved", "their tokens"]
+    headers += ["row / column mates kept", "objective gain", "loop (defaults)"]
+    return markdown_table(headers, lines, "lrrrrrrrrrrrrl")
 
 
 def criterion_table(runs: list[dict[str, Any]]) -> str:
@@ -180,13 +184,14 @@ def targets(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per corpus, seed and round
-    `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens}`; per
-    corpus and seed `CORPUS/seedS/{stop,stop_cost,test,control_steps}` (the default
+    `CORPUS/seedS/roundK/{valid,gain,curve,control,over_control,moved,moved_tokens,row_mates,
+    col_mates}`; per corpus and seed `CORPUS/seedS/{stop,stop_cost,test,control_steps}` (the default
     criterion's stop within max_rounds, what it costs against the best round, the final test
     perplexity, the steps the control trained: fewer than asked where it stopped itself); and
     per corpus, over its seeds, the range of each seed's figure as `CORPUS/NAME_min` and
     `_max` for `last_gain` (the last round's gain on the best before it), `stop_cost`, `test`,
-    `over_control` (the last round's), `moved` and `moved_tokens` (any reallocation's), with
+    `over_control` (the last round's), `moved`, `moved_tokens`, `row_mates` and `col_mates`
+    (any reallocation's), with
     `CORPUS/stops` (every seed's stop) and `CORPUS/seeds`."""
     runs = saved["runs"]
     out = {"min_valid_gain": f"{LOOP.min_valid_gain:.0%}", "tolerance": f"{TOLERANCE:.0%}"}
@@ -213,6 +218,12 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             "moved": [r["moved_fraction"] for r in boot["rounds"] if r["moved_fraction"]],
             "moved_tokens": [v for v in boot.get("moved_tokens") or [] if v is not None],
         }
+        for k, kept in enumerate(boot.get("mates_kept") or [], start=1):
+            if kept is not None:
+                out[f"{head}/round{k}/row_mates"] = f"{kept[0]:.1%}"
+                out[f"{head}/round{k}/col_mates"] = f"{kept[1]:.1%}"
+                seen.setdefault("row_mates", []).append(kept[0])
+                seen.setdefault("col_mates", []).append(kept[1])
         worth = against_control(boot, control)[-1][2]
         if worth is not None:
             seen["over_control"] = [worth]

@@ -132,6 +132,23 @@ class Table:
         self.check_fits(other.vocab_size, other.n_rows, other.n_cols, "the other table")
         return float(np.mean(self.cells != other.cells))
 
+    def mates_kept(self, other: Table) -> tuple[float, float]:
+        """Of the word pairs that share a row in this table, the share that still share one in
+        `other`; the same for columns. Unlike `moved_fraction` it does not count a whole row
+        (column) that only changed its index: it says whether the grouping itself changed."""
+        self.check_fits(other.vocab_size, other.n_rows, other.n_cols, "the other table")
+
+        def kept(before: np.ndarray, after: np.ndarray, n: int) -> float:
+            pairs = np.bincount(before * n + after, minlength=n * n).astype(np.float64)
+            sizes = np.bincount(before, minlength=n).astype(np.float64)
+            together = float((sizes * (sizes - 1)).sum())
+            return float((pairs * (pairs - 1)).sum()) / together if together else 1.0
+
+        return (
+            kept(self.rows, other.rows, max(self.n_rows, 1)),
+            kept(self.cols, other.cols, max(self.n_cols, 1)),
+        )
+
     def check_fits(self, vocab_size: int, n_rows: int, n_cols: int, where: str) -> None:
         """Raise a TableError unless this table has `vocab_size` words in n_rows x n_cols."""
         if (self.vocab_size, self.n_rows, self.n_cols) != (vocab_size, n_rows, n_cols):

@@ -52,8 +52,15 @@ def test_each_round_is_set_against_the_best_earlier_one_and_the_control_at_its_s
         ["160.0", "280.0", "42.9%"],
         ["170.0", "270.0", "37.0%"],
     ]
-    assert [line[12] for line in lines] == ["continue", "continue", "no_improvement"]
+    assert [line[13] for line in lines] == ["continue", "continue", "no_improvement"]
     assert loop_report.round_lines(b, None)[0][7:9] == ["-", "-"]  # no control: not compared
+    assert [line[11] for line in lines] == ["-", "-", "-"]  # a run that did not measure them
+    b["mates_kept"] = [[0.5, 0.25], [0.625, 0.125], None]
+    assert [line[11] for line in loop_report.round_lines(b, control)] == [
+        "50.0% / 25.0%",
+        "62.5% / 12.5%",
+        "-",
+    ]
 
 
 def test_the_criterion_stops_where_a_round_gains_less_than_it_and_says_what_that_costs() -> None:
@@ -130,11 +137,13 @@ def test_the_runs_and_their_report_come_from_the_pipeline_itself(
     ]
     assert b["provenance"]["command"].startswith("python bench/loop.py run --corpus wikitext-2")
     assert 0 < b["moved_tokens"][0] <= 1 and b["moved_tokens"][1] is None
-    measured = b["moved_tokens"]  # again from the store, for a run written without them
-    stripped = {k: v for k, v in b.items() if k not in ("run", "moved_tokens")}
+    assert all(0 <= x <= 1 for x in b["mates_kept"][0]) and b["mates_kept"][1] is None
+    measured = {k: b[k] for k in ("moved_tokens", "mates_kept")}  # again from the store
+    stripped = {k: v for k, v in b.items() if k not in ("run", *measured)}
     (tmp_path / "old.json").write_text(json.dumps(stripped))
     loop.main(["tokens", str(tmp_path / "old.json"), "--work", str(tmp_path / "bootstrap")])
-    assert json.loads((tmp_path / "old.json").read_text())["moved_tokens"] == measured
+    again = json.loads((tmp_path / "old.json").read_text())
+    assert {k: again[k] for k in measured} == measured
     out = tmp_path / "loop.json"
     result = loop.main(
         [

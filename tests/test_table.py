@@ -74,3 +74,24 @@ def test_load_rejects_other_files(tmp_path):
         Table.load(tmp_path / "x.npz")
     with pytest.raises(TableError, match="does not exist"):
         Table.load(tmp_path / "missing.npz")
+
+
+def brute_mates_kept(before: np.ndarray, after: np.ndarray) -> float:
+    n = len(before)
+    pairs = [(i, j) for i in range(n) for j in range(n) if i != j and before[i] == before[j]]
+    return sum(after[i] == after[j] for i, j in pairs) / len(pairs)
+
+
+def test_mates_kept_counts_pairs_that_stay_together_as_a_brute_force_count_does():
+    rng = np.random.default_rng(3)
+    for seed in range(5):
+        a, b = Table.random(23, seed=seed), Table.random(23, seed=seed + 100)
+        rows, cols = a.mates_kept(b)
+        assert rows == pytest.approx(brute_mates_kept(a.rows, b.rows))
+        assert cols == pytest.approx(brute_mates_kept(a.cols, b.cols))
+    t = Table.random(30, seed=1)
+    assert t.mates_kept(t) == (1.0, 1.0)
+    # a relabelling of whole rows and columns moves nearly every word but keeps every group
+    perm_r, perm_c = rng.permutation(t.n_rows), rng.permutation(t.n_cols)
+    relabelled = Table(perm_r[t.rows], perm_c[t.cols], t.n_rows, t.n_cols)
+    assert relabelled.moved_fraction(t) > 0.5 and t.mates_kept(relabelled) == (1.0, 1.0)
