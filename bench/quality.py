@@ -44,7 +44,16 @@ if not __package__:  # run as `python bench/quality.py`: import from the reposit
 
 from bench import common, quality_pace, quality_report
 from bench.common import ROOT
-from bench.quality_run import MODELS, Budget, Size, Variant, hidden_for, resolved, run
+from bench.quality_run import (
+    MODELS,
+    Budget,
+    Size,
+    Variant,
+    hidden_for,
+    resolved,
+    run,
+    variant_name,
+)
 from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, prepare
 from lightrnn.train import resolve_device
 
@@ -153,6 +162,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the full and adaptive softmax's options, comma-separated: plain, or parts joined "
         "by + (tie: full only; cA_B cutoffs and dX div_value: adaptive only; hN; lrX)",
     )
+    p.add_argument(
+        "--pace-as",
+        default="",
+        help="under a paced budget, LightRNN variants train the steps this LightRNN variant's "
+        "calibration gives (already in the file): an ablation at the base's steps, not its time",
+    )
     p.add_argument("--seeds", default="0")
     p.add_argument(
         "--data-root", default=None, help="a folder holding ptb/, wikitext-2/ and gcide/"
@@ -196,27 +211,37 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.variants = [Variant.parse(v) for v in args.variants.split(",") if v]
     args.baseline_variants = [Variant.parse(v) for v in args.baseline_variants.split(",") if v]
     args.seeds = common.sizes(args.seeds)
+    args.pace_as = Variant.parse(args.pace_as) if args.pace_as else None
     if args.rounds < 1:
         p.error(f"--rounds {args.rounds}: at least 1")
     return args
 
 
 def one_row(
-    job: tuple, calibration: dict[str, dict], argv: list[str] | None, device: torch.device
+    job: tuple,
+    calibration: dict[str, dict],
+    argv: list[str] | None,
+    device: torch.device,
+    pace_as: Variant | None = None,
 ) -> dict[str, Any]:
     """Train and evaluate one (corpus, model, variant, budget, seed); under a paced budget,
-    calibrate the model's step time first unless a row of the same computation already did."""
+    calibrate the model's step time first unless a row of the same computation already did
+    (with `pace_as`, a LightRNN row takes that variant's calibration: its steps)."""
     name, corpus, model, variant, budget, size, seed = job
-    paced, key = 0, None
+    paced, key, as_base = 0, None, False
     if budget.kind == "paced":  # timed as it will train (a params- budget enlarges LightRNN)
-        sized = replace(variant, hidden=hidden_for(model, variant, budget, size, corpus["vocab"]))
+        as_base = pace_as is not None and model.startswith("lightrnn")
+        timed = resolved(pace_as, corpus["train"], corpus["vocab"]) if as_base else variant
+        sized = replace(timed, hidden=hidden_for(model, timed, budget, size, corpus["vocab"]))
         threads = torch.get_num_threads()
         # the device as it resolved: `--device cpu` and the default `auto` time the same steps
-        resolved = replace(size, device=device.type)
-        key = quality_pace.step_key(name, model, sized, resolved, threads)
-        known = quality_pace.known_key(calibration, name, model, sized, resolved, threads)
+        on_device = replace(size, device=device.type)
+        key = quality_pace.step_key(name, model, sized, on_device, threads)
+        known = quality_pace.known_key(calibration, name, model, sized, on_device, threads)
         if key not in calibration and known:  # timed under a key written the older way
             calibration[key] = calibration[known]
+        if key not in calibration and as_base:
+            raise SystemExit(f"--pace-as {variant_name(timed)}: no calibration of it in the file")
         if key not in calibration:
             calibration[key] = quality_pace.measure(corpus, model, sized, size)
         rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
@@ -226,6 +251,8 @@ def one_row(
     row |= run(corpus, model, variant, budget, size, seed, paced_steps=paced)
     row["peak_mib"] = round(common.peak_memory_gib(device) * 1024, 1)
     row["provenance"] = provenance(argv, device) | ({"step_key": key} if key else {})
+    if budget.kind == "paced" and as_base:
+        row["provenance"]["paced_as"] = variant_name(timed)
     print(
         f"{name} {budget.name} {model} {row['variant']} seed {seed}: "
         f"test ppl {row['test_ppl']:.1f}, {row['steps']:,} steps, "
@@ -298,7 +325,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         sized = resolved(variant, corpus["train"], corpus["vocab"])
                         for seed in args.seeds:
                             job = (name, corpus, model, sized, budget, size, seed)
-                            put_row(rows, one_row(job, calibration, argv, device))
+                            row = one_row(job, calibration, argv, device, args.pace_as)
+                            put_row(rows, row)
                             results.save()
     done = results.finish()
     if not args.no_plots and rows:

@@ -358,6 +358,15 @@ def test_quality_paced_budget_gives_identical_computations_identical_steps(tmp_p
     assert third["calibration"] == legacy | copied  # found under the old key, not measured
     new = {r["variant"]: r["steps"] for r in third["results"] if r["seed"] == 3}
     assert new == {v: r["steps"] for v, r in full.items()}
+    # an ablation at the base's steps: no calibration of its own, the base's step count
+    ablation = [*argv, "--out", str(out), "--append", "--seeds", "0", "--models", "lightrnn"]
+    quality.main([*ablation, "--variants", "tie+k20+drop0.1", "--pace-as", "tie+k20"])
+    fourth = json.loads(out.read_text())
+    (drop,) = [r for r in fourth["results"] if r["variant"] == "tie+k20+drop0.1"]
+    assert drop["steps"] == light[0]["steps"] and drop["provenance"]["paced_as"] == "tie+k20"
+    assert not any("drop0.1" in k for k in fourth["calibration"])
+    with pytest.raises(SystemExit, match="--pace-as tie\\+k30: no calibration"):
+        quality.main([*ablation, "--variants", "tie+k20+drop0.1", "--pace-as", "tie+k30"])
 
 
 def test_quality_rejects_a_bad_budget_and_says_when_a_corpus_is_missing(tmp_path):
