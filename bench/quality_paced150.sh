@@ -6,8 +6,9 @@
 # reallocation is worth), the bootstrap from the co-occurrence table, and keep margins (keepX:
 # whether the table settles within four rounds), and on PTB LightRNN at 0.36-0.39M parameters
 # with a shortlist (K words of 300-2,000, the LSTM narrowed to keep the size), and on
-# WikiText-2 ablations of the bootstrap: the shortlist sized by token coverage (covX), dropout,
-# untied row and column vectors of 200 and 100 (eN); then a third size per family and corpus
+# WikiText-2 ablations of the bootstrap at its steps (--pace-as): the shortlist sized by token
+# coverage (covX), dropout, untied row and column vectors of 200 and 100 (eN); then a third size
+# per family and corpus
 # (hidden 100 or 400) for the frontier. 1 x 200 LSTM, Adam, batch 32, one torch
 # thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5).
 # About 4 hours on one core.
@@ -35,7 +36,7 @@ steps=(
   "--corpora ptb --models lightrnn-random --variants tie+k300+h190+cooc,tie+k500+h175+cooc"
   "--corpora ptb --models lightrnn-random --variants tie+k1000+h150+cooc,tie+k1500+h130+cooc,tie+k2000+h115+cooc --seeds 0,1,2"
   "--corpora ptb --models lightrnn --variants tie+k1000+h150+cooc"
-  "--corpora wikitext-2 --models lightrnn --variants tie+cov0.8+cooc,tie+cov0.7+cooc,tie+k2000+drop0.1+cooc,k2000+cooc,k2000+e100+cooc"
+  "--corpora wikitext-2 --models lightrnn --variants tie+cov0.8+cooc,tie+cov0.7+cooc,tie+k2000+drop0.1+cooc,k2000+cooc,k2000+e100+cooc --pace-as tie+k2000+cooc"
   "--corpora wikitext-2 --models lightrnn --variants tie+k2000+h100+cooc,tie+k2000+h400+cooc"
   "--corpora wikitext-2 --models adaptive --baseline-variants h400"
   "--corpora wikitext-2 --models full --baseline-variants tie+h400"
