@@ -8,9 +8,8 @@
 # with a shortlist (K words of 300-2,000, the LSTM narrowed to keep the size), and on
 # WikiText-2 ablations of the bootstrap at its steps (--pace-as): the shortlist sized by token
 # coverage (covX), dropout, untied row and column vectors of 200 and 100 (eN); then a third size
-# per family and corpus
-# (hidden 100 or 400) for the frontier. 1 x 200 LSTM, Adam, batch 32, one torch
-# thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5).
+# per family and corpus (hidden 100 or 400) for the frontier. 1 x 200 LSTM, Adam, batch 32, one
+# torch thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5).
 # About 4 hours on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
