@@ -420,3 +420,35 @@ def test_a_calibration_keyed_the_older_ways_is_found_so_steps_stay_the_same():
     assert known_key({first: {}}, "c", "full", tie, size, 1) == first
     assert known_key({first: {}, now: {}}, "c", "full", tie, size, 1) == now  # today's first
     assert known_key({first.replace("h200x1", "h100x1"): {}}, "c", "full", tie, size, 1) is None
+
+
+@pytest.mark.slow  # a tiny paced study, then its computations timed again
+def test_retime_sets_each_calibration_beside_a_fresh_interleaved_timing(tmp_path):
+    from bench import quality_retime
+
+    data, out, again = tmp_path / "data", tmp_path / "q.json", tmp_path / "retime.json"
+    corpus_slice(data, "ptb", {"train": 150, "valid": 20, "test": 20})
+    argv = [*TOY, "--corpora", "ptb", "--budgets", "paced:0.4", "--models", "lightrnn,full"]
+    argv += ["--variants", "tie+k20+cooc", "--eval-every", "20", "--eval-tokens", "200"]
+    argv += ["--data-root", str(data), "--work-dir", str(tmp_path), "--no-plots"]
+    quality.main([*argv, "--out", str(out)])
+    study = json.loads(out.read_text())
+    retime = ["--corpus", "ptb", "--results", str(out), "--seconds", "0.4", "--block", "3"]
+    retime += ["--repeats", "2", "--data-root", str(data), "--work-dir", str(tmp_path)]
+    retime += ["--out", str(again)]
+    saved = quality_retime.main([*retime, "--cases", "lightrnn:tie+k20+cooc,full:plain"])
+    assert json.loads(again.read_text())["runs"] == saved["runs"]
+    cases = saved["runs"]["ptb"]["cases"]
+    rows = {r["model"]: r for r in study["results"]}
+    for case in cases:
+        row = rows[case["model"]]
+        assert case["step_key"] == row["provenance"]["step_key"]
+        assert case["stored_s"] == study["calibration"][case["step_key"]]["step_seconds"]
+        assert case["steps_stored"] == row["steps"]  # the steps the study gave it
+        assert 0 < case["min_s"] <= case["median_s"]
+        assert case["stored_over_min"] == pytest.approx(case["stored_s"] / case["min_s"])
+    facts = quality_retime.facts(saved)
+    assert facts["ptb/lightrnn/tie+k20+cooc/to_first"] == "1.00"
+    assert facts["ptb/full/-/steps_stored"] == f"{rows['full']['steps']:,}"
+    with pytest.raises(SystemExit, match="MODEL:VARIANT"):
+        quality_retime.parse_cases("tie+k20")
