@@ -287,8 +287,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     for other in filter(None, args.merge.split(",")):
         for row in previous(other, True):
             merge_row(rows, row)
-        # this file's own step times win: its rows were trained with them
-        calibration = previous(other, True, "calibration") | calibration
+        # this file's own step times win (its rows were trained with them), but not over a
+        # careful retiming (bench/quality_retime.py --apply) that this file lacks
+        theirs = previous(other, True, "calibration")
+        calibration = theirs | calibration
+        calibration |= {
+            k: v for k, v in theirs.items() if "retimed" in v and "retimed" not in calibration[k]
+        }
     skipped: dict[str, str] = {}
 
     def result(done: bool) -> dict[str, Any]:

@@ -452,3 +452,22 @@ def test_retime_sets_each_calibration_beside_a_fresh_interleaved_timing(tmp_path
     assert facts["ptb/full/-/steps_stored"] == f"{rows['full']['steps']:,}"
     with pytest.raises(SystemExit, match="MODEL:VARIANT"):
         quality_retime.parse_cases("tie+k20")
+    # --apply: the full softmax's calibration anchored at LightRNN's; a rerun takes its steps
+    copy = tmp_path / "copy.json"
+    copy.write_text(out.read_text())
+    retime[retime.index(str(out))] = str(copy)
+    applied = quality_retime.main(
+        [*retime, "--cases", "lightrnn:tie+k20+cooc,full:plain", "--apply"]
+    )
+    light, full = applied["runs"]["ptb"]["cases"]
+    calibration = json.loads(copy.read_text())["calibration"]
+    assert calibration[light["step_key"]] == study["calibration"][light["step_key"]]  # the anchor
+    fair = calibration[full["step_key"]]
+    assert fair["step_seconds"] == pytest.approx(light["stored_s"] * full["min_s"] / light["min_s"])
+    assert fair["retimed"]["from"] == study["calibration"][full["step_key"]]["step_seconds"]
+    quality.main([*argv, "--out", str(copy), "--append", "--models", "full", "--seeds", "1"])
+    (rerun,) = [r for r in json.loads(copy.read_text())["results"] if r["seed"] == 1]
+    assert rerun["steps"] == max(10, int(0.4 / fair["step_seconds"]) // 10 * 10)
+    # merged into the study, the retimed calibration wins over the study's first timing
+    quality.main(["--budgets", "", "--append", "--out", str(out), "--merge", str(copy)])
+    assert json.loads(out.read_text())["calibration"][full["step_key"]] == fair
