@@ -9,7 +9,9 @@
 # WikiText-2 ablations of the bootstrap at its steps (--pace-as): the shortlist sized by token
 # coverage (covX), dropout, untied row and column vectors of 200 and 100 (eN); then a third size
 # per family and corpus (hidden 100 or 400) for the frontier. 1 x 200 LSTM, Adam, batch 32, one
-# torch thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5).
+# torch thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5);
+# `... fair` times the calibrated computations again and reruns WikiText-2's adaptive softmax at
+# the steps that are fair against LightRNN's (bench/quality_retime.py).
 # About 4 hours on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,4 +47,14 @@ steps=(
   "--corpora ptb --models full --baseline-variants tie+h400"
 )
 . bench/study_steps.sh
-run_steps "${1:-1}" "${2:-}"
+if [ "${1:-}" = fair ]; then  # see bench/quality_gcide.sh fair
+  "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 \
+    --results bench/results/quality-paced150-cpu.json \
+    --cases lightrnn:tie+k2000+cooc,lightrnn:tie+cov0.8+cooc,lightrnn:tie+cov0.7+cooc,lightrnn:tie+k2000+drop0.1+cooc,adaptive:plain,adaptive:h22,full:tie,full:tie+h24
+  "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 --apply \
+    --results bench/results/quality-paced150-cpu.json --out bench/results/retime-fair-cpu.json \
+    --cases lightrnn:tie+k2000+cooc,adaptive:plain,adaptive:h22
+  "${Q[@]}" --corpora wikitext-2 --models adaptive --baseline-variants plain,h22 --seeds 0,1,2
+else
+  run_steps "${1:-1}" "${2:-}"
+fi
