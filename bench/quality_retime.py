@@ -105,8 +105,14 @@ def retime(
                 "stored_over_min": stored / fastest if stored else None,
                 "steps_stored": paced,
                 "steps_min": quality_pace.paced_steps(seconds, fastest, rounds),
+                "rounds": rounds,
             }
         )
+    anchor = out[0]
+    if anchor["stored_s"]:  # the steps fair against the first case's: its calibration, rescaled
+        for c in out:
+            fair = anchor["stored_s"] * c["min_s"] / anchor["min_s"]
+            c["steps_fair"] = quality_pace.paced_steps(seconds, fair, c["rounds"])
     return out
 
 
@@ -152,18 +158,21 @@ def markdown(runs: dict[str, dict[str, Any]]) -> str:
                     common.fmt(None if c["stored_s"] is None else c["stored_s"] * 1e3, ".1f"),
                     common.fmt(c["stored_over_min"], ".2f"),
                     common.fmt(c["steps_stored"], ",.0f"),
+                    common.fmt(c.get("steps_fair"), ",.0f"),
                     f"{c['steps_min']:,}",
                 ]
             )
     headers = ["corpus", "model", "variant", "fastest ms", "median ms", "to the first"]
-    headers += ["stored ms", "stored / fastest", "paced steps", "steps (fastest)"]
-    return common.markdown_table(headers, lines, "lllrrrrrrr")
+    headers += ["stored ms", "stored / fastest", "paced steps", "fair steps", "steps (fastest)"]
+    return common.markdown_table(headers, lines, "lllrrrrrrrr")
 
 
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per corpus and case
-    `CORPUS/MODEL/VARIANT/{fastest_ms,stored_ms,stored_over_min,to_first,steps_stored,steps_min}`
-    (`to_first`: its fastest block against the first case's), and per corpus
+    `CORPUS/MODEL/VARIANT/{fastest_ms,stored_ms,stored_over_min,to_first,steps_stored,steps_min,
+    steps_fair,fair_share}` (`to_first`: its fastest block against the first case's;
+    `steps_fair`: the steps fair against the first case's calibration, `fair_share` the paced
+    steps over those), and per corpus
     `CORPUS/stored_over_min_{min,max}` over its cases."""
     out: dict[str, str] = {}
     for corpus, run in saved["runs"].items():
@@ -178,6 +187,9 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
                 out[f"{key}/stored_over_min"] = f"{c['stored_over_min']:.2f}"
                 out[f"{key}/steps_stored"] = f"{c['steps_stored']:,}"
                 ratios.append(c["stored_over_min"])
+            if c.get("steps_fair") and c["steps_stored"]:
+                out[f"{key}/steps_fair"] = f"{c['steps_fair']:,}"
+                out[f"{key}/fair_share"] = f"{c['steps_stored'] / c['steps_fair']:.0%}"
         if ratios:
             out[f"{corpus}/stored_over_min_min"] = f"{min(ratios):.2f}"
             out[f"{corpus}/stored_over_min_max"] = f"{max(ratios):.2f}"

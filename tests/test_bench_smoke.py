@@ -447,8 +447,13 @@ def test_retime_sets_each_calibration_beside_a_fresh_interleaved_timing(tmp_path
         assert case["steps_stored"] == row["steps"]  # the steps the study gave it
         assert 0 < case["min_s"] <= case["median_s"]
         assert case["stored_over_min"] == pytest.approx(case["stored_s"] / case["min_s"])
+    light_case, full_case = cases
+    assert light_case["steps_fair"] == light_case["steps_stored"]  # the anchor is fair to itself
+    fair_s = light_case["stored_s"] * full_case["min_s"] / light_case["min_s"]
+    assert full_case["steps_fair"] == max(10, int(0.4 / fair_s) // 10 * 10)
     facts = quality_retime.facts(saved)
     assert facts["ptb/lightrnn/tie+k20+cooc/to_first"] == "1.00"
+    assert facts["ptb/lightrnn/tie+k20+cooc/fair_share"] == "100%"
     assert facts["ptb/full/-/steps_stored"] == f"{rows['full']['steps']:,}"
     with pytest.raises(SystemExit, match="MODEL:VARIANT"):
         quality_retime.parse_cases("tie+k20")
