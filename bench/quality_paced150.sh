@@ -54,7 +54,7 @@ if [ "${1:-}" = fair ]; then  # see bench/quality_gcide.sh fair
   "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 --apply \
     --results bench/results/quality-paced150-cpu.json --out bench/results/retime-fair-cpu.json \
     --cases lightrnn:tie+k2000+cooc,adaptive:plain,adaptive:h22
-  "${Q[@]}" --corpora wikitext-2 --models adaptive --baseline-variants plain,h22 --seeds 0,1,2
+  "${Q[@]}" --corpora wikitext-2 --models adaptive --baseline-variants h22,plain --seeds 0,1,2
 else
   run_steps "${1:-1}" "${2:-}"
 fi
