@@ -8,7 +8,9 @@ Budgets (`--budgets`, bench/quality_run.py):
 
     steps:N            the same number of training steps
     paced:SECONDS      the same training seconds, deterministically: each model trains
-                       SECONDS / (its step time, measured alone once) steps (quality_pace.py)
+                       SECONDS / (its step time, measured alone once) steps (quality_pace.py;
+                       bench/quality_retime.py checks those timings); with `--pace-as VARIANT`
+                       LightRNN variants train that variant's steps (an ablation at equal steps)
     time:SECONDS       the same training seconds (LightRNN's reallocations count against them)
     convergence:CAP    until validation stops improving (lr decay, early stopping), capped
     params:<budget>    LightRNN enlarged to the full softmax's parameter count, under <budget>
