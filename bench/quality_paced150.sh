@@ -51,7 +51,7 @@ if [ "${1:-}" = fair ]; then  # see bench/quality_gcide.sh fair
   "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 \
     --results bench/results/quality-paced150-cpu.json \
     --cases lightrnn:tie+k2000+cooc,lightrnn:tie+cov0.8+cooc,lightrnn:tie+cov0.7+cooc,lightrnn:tie+k2000+drop0.1+cooc,adaptive:plain,adaptive:h22,full:tie,full:tie+h24
-  "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 --apply \
+  "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 --repeats 15 --apply \
     --results bench/results/quality-paced150-cpu.json --out bench/results/retime-fair-cpu.json \
     --cases lightrnn:tie+k2000+cooc,adaptive:plain,adaptive:h22
   "${Q[@]}" --corpora wikitext-2 --models adaptive --baseline-variants h22,plain --seeds 0,1,2
