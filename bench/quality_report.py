@@ -282,6 +282,7 @@ def plots(rows: list[dict[str, Any]], folder: Path, stem: str) -> list[Path]:
         front = pareto([(g["params"], g["test_ppl"]) for g in groups])
         ax.step(*zip(*front, strict=True), where="post", color="grey", lw=1, label="Pareto front")
         ax.set_xscale("log")
+        ax.set_yscale("log")  # a run that barely trained sits orders of magnitude above the rest
         ax.set_xlabel("parameters")
         ax.set_ylabel("test perplexity")
         ax.set_title(corpus)
