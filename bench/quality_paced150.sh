@@ -10,8 +10,8 @@
 # coverage (covX), dropout, untied row and column vectors of 200 and 100 (eN); then a third size
 # per family and corpus (hidden 100 or 400) for the frontier. 1 x 200 LSTM, Adam, batch 32, one
 # torch thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5);
-# `... fair` times the calibrated computations again and reruns WikiText-2's adaptive softmax at
-# the steps that are fair against LightRNN's (bench/quality_retime.py).
+# `... fair` times the calibrated computations again and reruns the adaptive softmaxes that were
+# short of the steps that are fair against LightRNN's (bench/quality_retime.py).
 # About 4 hours on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +55,13 @@ if [ "${1:-}" = fair ]; then  # see bench/quality_gcide.sh fair
     --results bench/results/quality-paced150-cpu.json --out bench/results/retime-fair-cpu.json \
     --cases lightrnn:tie+k2000+cooc,adaptive:plain,adaptive:h22
   "${Q[@]}" --corpora wikitext-2 --models adaptive --baseline-variants h22,plain --seeds 0,1,2
+  "$PY" bench/quality_retime.py --corpus ptb --seconds 150 \
+    --results bench/results/quality-paced150-cpu.json \
+    --cases lightrnn-random:tie+k1500+h130+cooc,adaptive:h26,adaptive:h22+d2,full:tie+h36,adaptive:plain
+  "$PY" bench/quality_retime.py --corpus ptb --seconds 150 --apply \
+    --results bench/results/quality-paced150-cpu.json --out bench/results/retime-fair-cpu.json \
+    --cases lightrnn-random:tie+k1500+h130+cooc,adaptive:h26,adaptive:h22+d2
+  "${Q[@]}" --corpora ptb --models adaptive --baseline-variants h26,h22+d2 --seeds 0,1,2
 else
   run_steps "${1:-1}" "${2:-}"
 fi
