@@ -61,6 +61,17 @@ def test_every_target_on_a_study_lightrnn_wins() -> None:
     assert found(one)[name] == (0.5, False)
 
 
+def test_a_smaller_lightrnn_alone_does_not_move_the_size_compared_at() -> None:
+    rows = [
+        *(row("lightrnn", "tie", 1_000_000, p, s) for s, p in enumerate((90.0, 100.0, 110.0))),
+        row("lightrnn", "tie+h1", 300_000, 130.0),  # a frontier point: no baseline this small
+        *(row("adaptive", "h2", 1_050_000, 200.0, s) for s in range(3)),
+        *(row("full", "tie+h2", 1_100_000, 300.0, s) for s in range(3)),
+    ]
+    name = "c, paced-60s: at LightRNN's size (1.00M), gain over both baselines (seeds 3/3/3)"
+    assert found(rows)[name] == (0.5, True)
+
+
 def test_a_dominating_baseline_and_too_few_seeds_miss() -> None:
     rows = [
         row("lightrnn", "tie", 1000, 100.0),
