@@ -53,8 +53,11 @@ def known_key(
     return next((k for k in keys if k in calibration), None)
 
 
-def measure(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> dict[str, Any]:
-    """Seconds per training step of `model`, alone in this process (seed 0)."""
+def timing_trainer(
+    corpus: dict[str, Any], model: str, variant: Variant, size: Size, max_steps: int
+) -> Trainer:
+    """`model` as the study builds it (seed 0), with a trainer that times steps on the training
+    data and never evaluates."""
     net = build(model, variant, corpus["vocab"], size, seed=0)
     config = TrainConfig(
         batch_size=size.batch,
@@ -62,12 +65,17 @@ def measure(corpus: dict[str, Any], model: str, variant: Variant, size: Size) ->
         optimizer="adam",
         lr=size.lr,
         clip=0.25,
-        max_steps=WARMUP + TIMED,
-        eval_every=10 * (WARMUP + TIMED),
+        max_steps=max_steps,
+        eval_every=10 * max_steps,
         device=size.device,
         progress_every=10_000,
     )
-    trainer = Trainer(net, corpus["train"], None, config)
+    return Trainer(net, corpus["train"], None, config)
+
+
+def measure(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> dict[str, Any]:
+    """Seconds per training step of `model`, alone in this process (seed 0)."""
+    trainer = timing_trainer(corpus, model, variant, size, WARMUP + TIMED)
     clock = budget_clock(size.device)
     trainer.run(until_step=WARMUP)
     synchronize(trainer.device)  # what the warm-up queued on a GPU is not timed

@@ -37,27 +37,15 @@ if not __package__:  # run as `python bench/quality_retime.py`: import from the 
 import torch
 
 from bench import common, quality, quality_pace
-from bench.quality_run import Size, Variant, budget_clock, build, resolved, variant_name
-from lightrnn.train import TrainConfig, Trainer
+from bench.quality_run import Size, Variant, budget_clock, resolved, variant_name
+from lightrnn.train import Trainer
 
 WARMUP = 5
 
 
 def trainer_for(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> Trainer:
-    """The case's model as the study builds it, warmed up, ready to be timed on training data."""
-    net = build(model, variant, corpus["vocab"], size, seed=0)
-    config = TrainConfig(
-        batch_size=size.batch,
-        bptt=size.bptt,
-        optimizer="adam",
-        lr=size.lr,
-        clip=0.25,
-        max_steps=10_000_000,
-        eval_every=10_000_000,
-        device=size.device,
-        progress_every=10_000_000,
-    )
-    trainer = Trainer(net, corpus["train"], None, config)
+    """The case's model as the study builds it, warmed up, ready to be timed."""
+    trainer = quality_pace.timing_trainer(corpus, model, variant, size, max_steps=10_000_000)
     trainer.run(until_step=WARMUP)
     return trainer
 
