@@ -38,7 +38,6 @@ steps=(
   "--corpora ptb --models lightrnn-random --variants tie+k1000+h150+cooc,tie+k1500+h130+cooc,tie+k2000+h115+cooc --seeds 0,1,2"
   "--corpora ptb --models lightrnn --variants tie+k1000+h150+cooc"
   "--corpora wikitext-2 --models lightrnn --variants tie+cov0.8+cooc,tie+cov0.7+cooc,tie+k2000+drop0.1+cooc,k2000+cooc,k2000+e100+cooc --pace-as tie+k2000+cooc"
-  "--corpora wikitext-2 --models lightrnn --variants tie+cov0.8+cooc --pace-as tie+k2000+cooc --seeds 1,2"
   "--corpora wikitext-2 --models lightrnn --variants tie+k2000+h100+cooc,tie+k2000+h400+cooc"
   "--corpora wikitext-2 --models adaptive --baseline-variants h400"
   "--corpora wikitext-2 --models full --baseline-variants tie+h400"
