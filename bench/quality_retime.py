@@ -40,13 +40,17 @@ from bench import common, quality, quality_pace
 from bench.quality_run import Size, Variant, budget_clock, resolved, variant_name
 from lightrnn.train import Trainer
 
-WARMUP = 5
+
+def fair_seconds(anchor: dict[str, Any], case: dict[str, Any]) -> float:
+    """`case`'s step seconds fair against the anchor's calibration: the anchor's stored
+    timing scaled by the ratio of their fastest blocks."""
+    return anchor["stored_s"] * case["min_s"] / anchor["min_s"]
 
 
 def trainer_for(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> Trainer:
     """The case's model as the study builds it, warmed up, ready to be timed."""
     trainer = quality_pace.timing_trainer(corpus, model, variant, size, max_steps=10_000_000)
-    trainer.run(until_step=WARMUP)
+    trainer.run(until_step=quality_pace.WARMUP)
     return trainer
 
 
@@ -99,7 +103,7 @@ def retime(
     anchor = out[0]
     if anchor["stored_s"]:  # the steps fair against the first case's: its calibration, rescaled
         for c in out:
-            fair = anchor["stored_s"] * c["min_s"] / anchor["min_s"]
+            fair = fair_seconds(anchor, c)
             c["steps_fair"] = quality_pace.paced_steps(seconds, fair, c["rounds"])
     return out
 
@@ -111,13 +115,12 @@ def apply(results: Path, cases: list[dict[str, Any]], command: str) -> dict[str,
     if anchor["stored_s"] is None:
         raise SystemExit(f"--apply: the first case ({anchor['variant']}) has no calibration")
     for case in cases[1:]:
-        fair = anchor["stored_s"] * case["min_s"] / anchor["min_s"]
         key = case["step_key"]
         if key is None:
             raise SystemExit(f"--apply: {case['model']} {case['variant']} has no calibration")
         old = study["calibration"][key]
         study["calibration"][key] = {
-            "step_seconds": fair,
+            "step_seconds": fair_seconds(anchor, case),
             "retimed": {
                 "from": old.get("retimed", {}).get("from", old["step_seconds"]),
                 "anchor": anchor["step_key"],
