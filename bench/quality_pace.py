@@ -32,7 +32,15 @@ def step_key(
     family = "lightrnn" if model.startswith("lightrnn") else model
     h = variant.hidden or size.hidden  # in the key's size part only, however it was given
     shape = replace(
-        variant, allocate="auto", cost_tokens=0, rounds=0, lr=0.0, cooc=False, keep=0.0, hidden=0
+        variant,
+        allocate="auto",
+        cost_tokens=0,
+        rounds=0,
+        lr=0.0,
+        cooc=False,
+        keep=0.0,
+        hidden=0,
+        restart=False,
     )
     shape = replace(shape, hidden=variant.hidden) if named_h else shape
     name = variant_name(shape, baseline=family != "lightrnn")

@@ -72,7 +72,8 @@ def retime(
         sized = resolved(variant, corpus["train"], corpus["vocab"])
         sized = replace(sized, hidden=sized.hidden or size.hidden)
         trainers.append(trainer_for(corpus, model, sized, size))
-        keys.append(quality_pace.known_key(calibration, name, model, sized, size, threads))
+        known = quality_pace.known_key(calibration, name, model, sized, size, threads)
+        keys.append((known, known or quality_pace.step_key(name, model, sized, size, threads)))
     clock = budget_clock(size.device)
     blocks: list[list[float]] = [[] for _ in cases]
     for _ in range(repeats):
@@ -81,7 +82,7 @@ def retime(
             trainer.run(until_step=trainer.state.step + block)
             blocks[k].append((clock() - start) / block)
     out = []
-    for (model, variant), key, times in zip(cases, keys, blocks, strict=True):
+    for (model, variant), (key, new_key), times in zip(cases, keys, blocks, strict=True):
         rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
         stored = calibration[key]["step_seconds"] if key else None
         fastest = min(times)
@@ -90,7 +91,8 @@ def retime(
             {
                 "model": model,
                 "variant": variant_name(variant, baseline=not model.startswith("lightrnn")),
-                "step_key": key,
+                "step_key": key or new_key,
+                "calibrated": key is not None,
                 "min_s": fastest,
                 "median_s": statistics.median(times),
                 "stored_s": stored,
@@ -114,15 +116,13 @@ def apply(results: Path, cases: list[dict[str, Any]], command: str) -> dict[str,
     anchor = cases[0]
     if anchor["stored_s"] is None:
         raise SystemExit(f"--apply: the first case ({anchor['variant']}) has no calibration")
-    for case in cases[1:]:
+    for case in cases[1:]:  # a computation not yet calibrated gets its first calibration here
         key = case["step_key"]
-        if key is None:
-            raise SystemExit(f"--apply: {case['model']} {case['variant']} has no calibration")
-        old = study["calibration"][key]
+        old = study["calibration"].get(key, {})
         study["calibration"][key] = {
             "step_seconds": fair_seconds(anchor, case),
             "retimed": {
-                "from": old.get("retimed", {}).get("from", old["step_seconds"]),
+                "from": old.get("retimed", {}).get("from", old.get("step_seconds")),
                 "anchor": anchor["step_key"],
                 "fastest_s": case["min_s"],
                 "anchor_fastest_s": anchor["min_s"],

@@ -34,6 +34,7 @@ from lightrnn.shortlist import shortlist_covering
 from lightrnn.table import Table
 from lightrnn.table_start import cooccurrence_table
 from lightrnn.train import TrainConfig, Trainer, resolve_device
+from lightrnn.train.carry import handover, take_over
 
 MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
 KINDS = ("steps", "paced", "time", "convergence")
@@ -76,7 +77,9 @@ class Variant:
     all but cA_B and dX (`keepX`: a word moves only to gain more than X of its cost); the full
     softmax: tie, hN, lrX; the adaptive softmax: cA_B (its cutoffs), dX (its div_value), hN, lrX.
     LightRNN's `covX` sizes the shortlist by token coverage (`resolved` sets K per corpus), `eN`
-    sets the row and column vectors' size (untied), `dropX` the dropout (any model)."""
+    sets the row and column vectors' size (untied), `dropX` the dropout (any model), `restart`
+    starts each round after the first at the configured learning rate with a fresh plateau
+    schedule (as the pipeline does after a converged round: lightrnn/train/carry.py)."""
 
     tie: bool = False
     shortlist: int = 0
@@ -92,6 +95,7 @@ class Variant:
     coverage: float = 0.0  # shortlist: the fewest words carrying this share of training tokens
     embed: int = 0  # row and column vectors' size; 0 = the hidden size
     dropout: float = 0.0  # 0 = the run's --dropout
+    restart: bool = False  # each round after the first starts its learning rate and schedule anew
 
     @classmethod
     def parse(cls, text: str) -> Variant:
@@ -101,6 +105,8 @@ class Variant:
                 v = replace(v, tie=True)
             elif token == "cooc":
                 v = replace(v, cooc=True)
+            elif token == "restart":
+                v = replace(v, restart=True)
             elif m := re.fullmatch(r"k(\d+)", token):
                 v = replace(v, shortlist=int(m[1]))
             elif token in ("exact", "sparse", "greedy"):
@@ -128,7 +134,7 @@ class Variant:
             else:
                 raise SystemExit(
                     f"unknown variant part {token!r}: tie, kN, exact|sparse|greedy, costN, hN, "
-                    "rN, cooc, keepX (a keep margin in [0, 1)), covX (shortlist by token "
+                    "rN, cooc, restart, keepX (a keep margin in [0, 1)), covX (shortlist by token "
                     "coverage), eN (vector size), dropX, cA_B (adaptive cutoffs), "
                     "dX (adaptive div_value), lrX"
                 )
@@ -145,6 +151,7 @@ class Variant:
             self.keep,
             self.coverage,
             self.embed,
+            self.restart,
         )
         if model == "full":
             return not any(lightrnn_only) and not self.cutoffs and not self.div
@@ -319,10 +326,9 @@ def run(
             curve.append(at | {"valid_ppl": entry["valid_ppl"]})
 
         trainer = Trainer(net, train, valid, base, evaluated=evaluated)
-        if carried is not None:  # optimizer, schedule and place in the data go on
-            trainer.optimizer.load_state_dict(carried[0])
-            trainer.scheduler.load_state_dict(carried[1])
-            trainer.state.start_at(carried[2])
+        if carried is not None:  # optimizer, schedule (`restart`: the rate anew) and place go on
+            take_over(trainer, carried, converged=variant.restart)
+        lr_start = trainer.optimizer.param_groups[0]["lr"]
         before = clock()
         if budget.kind in ("steps", "paced"):
             trainer.run()
@@ -331,12 +337,14 @@ def run(
                 trainer.run(until_step=trainer.state.step + CHUNK_STEPS)
         used = clock() - before
         steps, train_s, spent = steps + trainer.state.step, train_s + used, spent + used
-        carried = (trainer.optimizer.state_dict(), trainer.scheduler.state_dict(), trainer.position)
+        carried = handover(trainer)
         entry: dict[str, Any] = {
             "round": k,
             "steps": steps,
             "valid_ppl": trainer.state.valid_ppl,
             "stop": trainer.state.stop_reason or "budget",
+            "lr_start": lr_start,
+            "lr_end": trainer.optimizer.param_groups[0]["lr"],
         }
         if model == "lightrnn" and k < rounds:
             start = clock()
@@ -387,4 +395,5 @@ def variant_name(v: Variant, baseline: bool = False) -> str:
     parts += [f"d{v.div:g}"] if v.div else []
     parts += [f"lr{v.lr:g}"] if v.lr else []
     parts += ["cooc"] if v.cooc else []
+    parts += ["restart"] if v.restart else []
     return "+".join(parts) or ("-" if baseline else "plain")

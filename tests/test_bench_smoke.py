@@ -311,6 +311,27 @@ def test_quality_ablation_options_size_the_shortlist_the_vectors_and_the_dropout
     assert build("full", Variant.parse("drop0.25"), 12, size, seed=0).config.dropout == 0.25
 
 
+def test_quality_restart_starts_each_round_at_the_configured_rate(tmp_path):
+    """`restart`: after a reallocation the rate starts again (the plateau schedule had cut it
+    on the old table); without it the round goes on at the rate the last one ended with."""
+    from bench.quality_run import Variant, variant_name
+
+    restart = Variant.parse("tie+k20+cooc+restart")
+    assert restart.restart and Variant.parse(variant_name(restart)) == restart
+    assert not restart.fits("full") and not restart.fits("adaptive")
+    data, out = tmp_path / "data", tmp_path / "q.json"
+    corpus_slice(data, "ptb", {"train": 40, "valid": 10, "test": 10})
+    argv = [*TOY, "--corpora", "ptb", "--budgets", "steps:1600", "--models", "lightrnn"]
+    argv += ["--variants", "tie+k20,tie+k20+restart", "--lr", "3"]
+    argv += ["--eval-tokens", "60", "--data-root", str(data), "--work-dir", str(tmp_path)]
+    rows = quality.main([*argv, "--out", str(out), "--no-plots"])["results"]
+    carried, fresh = (r["rounds"] for r in sorted(rows, key=lambda r: "restart" in r["variant"]))
+    assert carried[0]["valid_ppl"] == fresh[0]["valid_ppl"]  # the same first round
+    assert carried[0]["lr_end"] < 3  # the schedule did cut the rate (an lr of 3 overshoots)
+    assert carried[1]["lr_start"] == carried[0]["lr_end"]
+    assert fresh[1]["lr_start"] == 3
+
+
 @pytest.mark.slow  # two small studies (nine models and three calibrations)
 def test_quality_paced_budget_gives_identical_computations_identical_steps(tmp_path):
     """The step time is measured once per computation: LightRNN, its random-table control and
@@ -462,9 +483,9 @@ def test_retime_sets_each_calibration_beside_a_fresh_interleaved_timing(tmp_path
     copy.write_text(out.read_text())
     retime[retime.index(str(out))] = str(copy)
     applied = quality_retime.main(
-        [*retime, "--cases", "lightrnn:tie+k20+cooc,full:plain", "--apply"]
+        [*retime, "--cases", "lightrnn:tie+k20+cooc,full:plain,lightrnn:k20+cooc", "--apply"]
     )
-    light, full = applied["runs"]["ptb"]["cases"]
+    light, full, untied = applied["runs"]["ptb"]["cases"]
     calibration = json.loads(copy.read_text())["calibration"]
     assert calibration[light["step_key"]] == study["calibration"][light["step_key"]]  # the anchor
     fair = calibration[full["step_key"]]
@@ -473,6 +494,16 @@ def test_retime_sets_each_calibration_beside_a_fresh_interleaved_timing(tmp_path
     quality.main([*argv, "--out", str(copy), "--append", "--models", "full", "--seeds", "1"])
     (rerun,) = [r for r in json.loads(copy.read_text())["results"] if r["seed"] == 1]
     assert rerun["steps"] == max(10, int(0.4 / fair["step_seconds"]) // 10 * 10)
+    # a computation the study never timed gets its first calibration, under the study's key
+    assert not untied["calibrated"] and untied["stored_s"] is None
+    first = json.loads(copy.read_text())["calibration"][untied["step_key"]]
+    assert first["retimed"]["from"] is None
+    assert first["step_seconds"] == pytest.approx(quality_retime.fair_seconds(light, untied))
+    again = [*argv, "--out", str(copy), "--append", "--models", "lightrnn", "--variants"]
+    quality.main([*again, "k20+cooc", "--seeds", "0"])
+    (ours,) = [r for r in json.loads(copy.read_text())["results"] if r["variant"] == "k20+cooc"]
+    assert ours["provenance"]["step_key"] == untied["step_key"]
+    assert ours["steps"] == max(20, int(0.4 / first["step_seconds"]) // 20 * 20)
     # merged into the study, the retimed calibration wins over the study's first timing
     quality.main(["--budgets", "", "--append", "--out", str(out), "--merge", str(copy)])
     assert json.loads(out.read_text())["calibration"][full["step_key"]] == fair
