@@ -15,7 +15,11 @@
 # size per family (hidden 100) for the frontier (`bash bench/quality_gcide.sh 10 11` runs steps
 # 10 to 11). `bash bench/quality_gcide.sh fair` times the calibrated computations again
 # (bench/quality_retime.py) and reruns the at-size adaptive softmax at the steps that are fair
-# against LightRNN's.
+# against LightRNN's; then it times the contenders at equal time (the adaptive softmax of 100,
+# LightRNN's untied vectors) and the 1,000-word shortlists step 16 needs (`--apply` gives a
+# computation never timed its first calibration), and reruns `h100` and `h9` at fair steps.
+# Step 15 starts each round after the reallocation at the configured learning rate with a fresh
+# plateau schedule (`restart`), step 16 a 1,000-word shortlist with and without it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -37,6 +41,8 @@ steps=(
   "--models lightrnn --variants tie+k2000+h100+cooc"
   "--models adaptive --baseline-variants h100"
   "--models full --baseline-variants tie+h100"
+  "--models lightrnn --variants tie+k2000+cooc+restart --pace-as tie+k2000+cooc --seeds 0,1,2"
+  "--models lightrnn --variants tie+k1000+cooc,tie+k1000+cooc+restart"
 )
 . bench/study_steps.sh
 if [ "${1:-}" = fair ]; then
@@ -46,7 +52,14 @@ if [ "${1:-}" = fair ]; then
   "$PY" bench/quality_retime.py --corpus gcide --seconds 600 --block 20 --apply \
     --results bench/results/quality-gcide-cpu.json --out bench/results/retime-fair-cpu.json \
     --cases lightrnn:tie+k2000+cooc,adaptive:h8+d2,adaptive:h9
-  "${Q[@]}" --models adaptive --baseline-variants h8+d2 --seeds 0,1,2  # h9: timed, not rerun
+  "${Q[@]}" --models adaptive --baseline-variants h8+d2 --seeds 0,1,2
+  "$PY" bench/quality_retime.py --corpus gcide --seconds 600 --block 20 --repeats 10 --apply \
+    --results bench/results/quality-gcide-cpu.json --out bench/results/retime-top-cpu.json \
+    --cases lightrnn:tie+k2000+cooc,adaptive:h100,lightrnn:k2000+cooc
+  "$PY" bench/quality_retime.py --corpus gcide --seconds 600 --block 20 --repeats 10 --apply \
+    --results bench/results/quality-gcide-cpu.json --out bench/results/retime-shortlist-cpu.json \
+    --cases lightrnn:tie+k2000+cooc,lightrnn:tie+k1000+cooc,lightrnn:tie+k1000+h250+cooc,lightrnn:tie+k3000+h150+cooc
+  "${Q[@]}" --models adaptive --baseline-variants h100,h9 --seeds 0,1,2
 else
   run_steps "${1:-1}" "${2:-}"
 fi
