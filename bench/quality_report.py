@@ -332,7 +332,8 @@ def save(fig: Any, path: Path) -> Path:
 def facts(saved: dict[str, Any]) -> dict[str, str]:
     """Named figures for the docs (bench/docs_numbers.py): per row group
     `CORPUS/BUDGET/MODEL/VARIANT/{test,spread,valid,steps,seconds,params,hidden,seeds}` (and
-    `shortlist`, K as run, where the rows record it); per round of a LightRNN row
+    `shortlist`, K as run, and `peak_mib`, the largest of its rows, where the rows record
+    them); per round of a LightRNN row
     `.../seedS/roundK/{valid,moved,objective_gain,valid_after,move_gain}`
     (move_gain: validation perplexity right after the reallocation against before); and for
     two groups of one corpus and budget (or a `params-` budget and its base)
@@ -354,6 +355,8 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             out[f"{key}/shortlist"] = f"{g['shortlist']:,}"
         out[f"{key}/seeds"] = str(g["seeds"])
         out[f"{key}/realloc_seconds"] = f"{g['realloc_seconds']:,.0f}"
+        if g.get("peak_mib"):
+            out[f"{key}/peak_mib"] = f"{g['peak_mib']:,.0f}"
     for r in saved["results"]:  # per round of a bootstrap: ROW/seedS/roundK/FIELD
         row = "/".join(r[k] for k in KEY) + f"/seed{r['seed']}"
         for k in r.get("rounds", []) if r["model"] == "lightrnn" else []:

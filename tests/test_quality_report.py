@@ -232,3 +232,13 @@ def test_a_merge_keeps_the_row_that_finished_last_whatever_the_file_order() -> N
         rows = [row("adaptive", "-", 2000, 90.0), first]
         merge_row(rows, then)
         assert rows[1:] == [kept] and rows[0]["model"] == "adaptive"
+
+
+def test_a_groups_peak_memory_is_the_largest_of_its_rows() -> None:
+    rows = [
+        row("lightrnn", "tie", 1000, 170.0, seed=s) | {"peak_mib": p}
+        for s, p in ((0, 900.4), (1, 1234.6))
+    ]
+    got = facts({"results": [*rows, row("full", "-", 5000, 200.0)]})
+    assert got["c/paced-60s/lightrnn/tie/peak_mib"] == "1,235"
+    assert "c/paced-60s/full/-/peak_mib" not in got  # a row that never measured it
