@@ -178,8 +178,9 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
                 out[f"{key}/stored_over_min"] = f"{c['stored_over_min']:.2f}"
                 out[f"{key}/steps_stored"] = f"{c['steps_stored']:,}"
                 ratios.append(c["stored_over_min"])
-            if c.get("steps_fair") and c["steps_stored"]:
+            if c.get("steps_fair"):
                 out[f"{key}/steps_fair"] = f"{c['steps_fair']:,}"
+            if c.get("steps_fair") and c["steps_stored"]:
                 out[f"{key}/fair_share"] = f"{c['steps_stored'] / c['steps_fair']:.0%}"
         if ratios:
             out[f"{corpus}/stored_over_min_min"] = f"{min(ratios):.2f}"
