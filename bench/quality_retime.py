@@ -73,7 +73,7 @@ def retime(
         sized = replace(sized, hidden=sized.hidden or size.hidden)
         trainers.append(trainer_for(corpus, model, sized, size))
         known = quality_pace.known_key(calibration, name, model, sized, size, threads)
-        keys.append((known, known or quality_pace.step_key(name, model, sized, size, threads)))
+        keys.append(known or quality_pace.step_key(name, model, sized, size, threads))
     clock = budget_clock(size.device)
     blocks: list[list[float]] = [[] for _ in cases]
     for _ in range(repeats):
@@ -82,17 +82,17 @@ def retime(
             trainer.run(until_step=trainer.state.step + block)
             blocks[k].append((clock() - start) / block)
     out = []
-    for (model, variant), (key, new_key), times in zip(cases, keys, blocks, strict=True):
+    for (model, variant), key, times in zip(cases, keys, blocks, strict=True):
         rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
-        stored = calibration[key]["step_seconds"] if key else None
+        stored = calibration[key]["step_seconds"] if key in calibration else None
         fastest = min(times)
         paced = quality_pace.paced_steps(seconds, stored, rounds) if stored else None
         out.append(
             {
                 "model": model,
                 "variant": variant_name(variant, baseline=not model.startswith("lightrnn")),
-                "step_key": key or new_key,
-                "calibrated": key is not None,
+                "step_key": key,
+                "calibrated": key in calibration,
                 "min_s": fastest,
                 "median_s": statistics.median(times),
                 "stored_s": stored,
