@@ -17,7 +17,9 @@ Results go to bench/results/retime-cpu.json, one entry per corpus (a rerun repla
 first case: every other case gets the first case's stored step seconds times the ratio of their
 fastest blocks, so the first case's rows stay valid and each other computation, rerun with
 `quality.py --append`, trains the steps that are fair against it (the old value is kept under
-`retimed`; `quality.py --merge` prefers such a calibration to an unretimed one).
+`retimed`; `quality.py --merge` prefers such a calibration to an unretimed one). A new study
+is calibrated the same way before any row trains: `quality.py --budgets '' --out FILE` writes it
+empty, and `--apply` gives every case, the first one included, its own fastest block.
 """
 
 from __future__ import annotations
@@ -43,8 +45,9 @@ from lightrnn.train import Trainer
 
 def fair_seconds(anchor: dict[str, Any], case: dict[str, Any]) -> float:
     """`case`'s step seconds fair against the anchor's calibration: the anchor's stored
-    timing scaled by the ratio of their fastest blocks."""
-    return anchor["stored_s"] * case["min_s"] / anchor["min_s"]
+    timing scaled by the ratio of their fastest blocks. An anchor never calibrated (a new
+    study's first timing) is calibrated at its fastest block, so every case gets its own."""
+    return (anchor["stored_s"] or anchor["min_s"]) * case["min_s"] / anchor["min_s"]
 
 
 def trainer_for(corpus: dict[str, Any], model: str, variant: Variant, size: Size) -> Trainer:
@@ -103,10 +106,9 @@ def retime(
             }
         )
     anchor = out[0]
-    if anchor["stored_s"]:  # the steps fair against the first case's: its calibration, rescaled
-        for c in out:
-            fair = fair_seconds(anchor, c)
-            c["steps_fair"] = quality_pace.paced_steps(seconds, fair, c["rounds"])
+    for c in out:  # the steps fair against the first case's calibration, rescaled
+        fair = fair_seconds(anchor, c)  # (a study's first timing: its fastest blocks)
+        c["steps_fair"] = quality_pace.paced_steps(seconds, fair, c["rounds"])
     return out
 
 
@@ -114,9 +116,8 @@ def apply(results: Path, cases: list[dict[str, Any]], command: str) -> dict[str,
     """Anchor the other cases' calibrations in `results` at the first case's (see above)."""
     study = json.loads(results.read_text())
     anchor = cases[0]
-    if anchor["stored_s"] is None:
-        raise SystemExit(f"--apply: the first case ({anchor['variant']}) has no calibration")
-    for case in cases[1:]:  # a computation not yet calibrated gets its first calibration here
+    first = cases if anchor["stored_s"] is None else cases[1:]  # a new study: the anchor too
+    for case in first:  # a computation not yet calibrated gets its first calibration here
         key = case["step_key"]
         old = study["calibration"].get(key, {})
         study["calibration"][key] = {

@@ -507,3 +507,14 @@ def test_retime_sets_each_calibration_beside_a_fresh_interleaved_timing(tmp_path
     # merged into the study, the retimed calibration wins over the study's first timing
     quality.main(["--budgets", "", "--append", "--out", str(out), "--merge", str(copy)])
     assert json.loads(out.read_text())["calibration"][full["step_key"]] == fair
+    # a new study, never timed: each case's fastest block is its first calibration
+    fresh = tmp_path / "fresh.json"
+    quality.main([*TOY, "--budgets", "", "--out", str(fresh), "--eval-tokens", "200"])
+    retime[retime.index(str(copy))] = str(fresh)
+    new = quality_retime.main([*retime, "--cases", "lightrnn:tie+k20+cooc,full:plain", "--apply"])
+    cases = new["runs"]["ptb"]["cases"]
+    calibration = json.loads(fresh.read_text())["calibration"]
+    assert {c["step_key"]: calibration[c["step_key"]]["step_seconds"] for c in cases} == {
+        c["step_key"]: pytest.approx(c["min_s"]) for c in cases
+    }
+    assert [c["steps_fair"] for c in cases] == [c["steps_min"] for c in cases]
