@@ -64,9 +64,10 @@ CORPORA = {  # name -> directories to try, first found wins
     "ptb": [SHARED / "ptb", ROOT / ".lightrnn" / "data" / "ptb"],
     "wikitext-2": [SHARED / "wikitext-2", ROOT / "data" / "wikitext-2"],
     "gcide": [ROOT / ".lightrnn" / "gcide"],  # made by bench/gcide.py (not committed)
-    "gcide-2": [ROOT / ".lightrnn" / "gcide"],  # the same text, twice the vocabulary
+    "gcide-2": [ROOT / ".lightrnn" / "gcide"],  # the same text with more of its words
+    "gcide-1": [ROOT / ".lightrnn" / "gcide"],
 }
-MIN_COUNT = {"gcide": 3, "gcide-2": 2}  # GCIDE's 400k+ types: rarer words become <unk>
+MIN_COUNT = {"gcide": 3, "gcide-2": 2, "gcide-1": 1}  # words seen fewer times become <unk>
 KEY = ("corpus", "budget", "model", "variant", "seed")
 
 
