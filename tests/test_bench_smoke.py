@@ -401,6 +401,21 @@ def test_quality_rejects_a_bad_budget_and_says_when_a_corpus_is_missing(tmp_path
     assert "no ptb corpus found" in json.loads(out.read_text())["skipped"]["ptb"]
 
 
+def test_quality_gcide_corpora_cut_the_same_text_at_their_min_counts(tmp_path):
+    # words seen 4, 3, 2 and 1 times in train: gcide keeps 2 of them, gcide-2 3, gcide-1 all
+    text = tmp_path / "text"
+    text.mkdir()
+    (text / "train.txt").write_text("a a b c\na b c d\na b e\n", encoding="utf-8")
+    for split in ("valid", "test"):
+        (text / f"{split}.txt").write_text("a c d\n", encoding="utf-8")
+    sizes = {}
+    for name in ("gcide", "gcide-2", "gcide-1"):
+        assert quality.CORPORA[name] == quality.CORPORA["gcide"]  # one text
+        sizes[name] = quality.load(quality.tokenize(name, text, tmp_path / "work")[0])["vocab"]
+    specials = sizes["gcide-1"] - 5  # <unk>, <eos>: whatever the vocabulary always holds
+    assert {n: v - specials for n, v in sizes.items()} == {"gcide": 2, "gcide-2": 3, "gcide-1": 5}
+
+
 def test_scaling_trains_one_round_per_process_count(tmp_path):
     from bench import scaling
 
