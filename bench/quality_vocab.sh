@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Where LightRNN's speed pays: the same GCIDE text at larger vocabularies, equal CPU time
-# (600 s each, paced), quoted in docs/quality.md "The vocabulary's size". `gcide-2` keeps every
+# (600 s each, paced), quoted in docs/quality.md "Larger vocabularies". `gcide-2` keeps every
 # word seen twice (bench/results/quality-gcide2-cpu.json), `gcide-1` every word (timed only:
 # quality-gcide1-cpu.json); `gcide` (min count 3) is bench/quality_gcide.sh's study. Each corpus
 # is calibrated before any row trains: an empty study, then one interleaved timing of its
@@ -13,7 +13,7 @@ PY=${PY:-.venv/bin/python}
 corpus=${1:?which corpus: gcide-2 or gcide-1}
 shift
 case $corpus in
-  gcide-2) cases=lightrnn:tie+k2000+cooc,adaptive:h100,adaptive:h100+d2,full:tie ;;
+  gcide-2) cases=lightrnn:tie+k2000+cooc,adaptive:h100,adaptive:h100+d2,full:tie,adaptive:h50+d2 ;;
   gcide-1) cases=lightrnn:tie+k2000+cooc,adaptive:h100 ;;
   *) echo "corpus $corpus: gcide-2 or gcide-1" >&2; exit 2 ;;
 esac
@@ -38,6 +38,7 @@ if [ "$corpus" = gcide-1 ]; then
 else
   steps+=("--models adaptive --baseline-variants h100+d2 --seeds 0,1,2")
   steps+=("--models full --baseline-variants tie")
+  steps+=("--models adaptive --baseline-variants h50+d2 --seeds 0,1,2")
 fi
 . bench/study_steps.sh
 run_steps "${1:-1}" "${2:-}"
