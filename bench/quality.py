@@ -60,12 +60,13 @@ from lightrnn.corpus import CorpusConfig, find_splits, load_corpus, open_split, 
 from lightrnn.train import resolve_device
 
 SHARED = ROOT.parent / "shared" / "data"
+GCIDE = [ROOT / ".lightrnn" / "gcide"]  # made by bench/gcide.py (not committed)
 CORPORA = {  # name -> directories to try, first found wins
     "ptb": [SHARED / "ptb", ROOT / ".lightrnn" / "data" / "ptb"],
     "wikitext-2": [SHARED / "wikitext-2", ROOT / "data" / "wikitext-2"],
-    "gcide": [ROOT / ".lightrnn" / "gcide"],  # made by bench/gcide.py (not committed)
-    "gcide-2": [ROOT / ".lightrnn" / "gcide"],  # the same text with more of its words
-    "gcide-1": [ROOT / ".lightrnn" / "gcide"],
+    "gcide": GCIDE,
+    "gcide-2": GCIDE,  # the same text with more of its words (MIN_COUNT)
+    "gcide-1": GCIDE,
 }
 MIN_COUNT = {"gcide": 3, "gcide-2": 2, "gcide-1": 1}  # words seen fewer times become <unk>
 KEY = ("corpus", "budget", "model", "variant", "seed")

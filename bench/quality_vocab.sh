@@ -13,8 +13,20 @@ PY=${PY:-.venv/bin/python}
 corpus=${1:?which corpus: gcide-2 or gcide-1}
 shift
 case $corpus in
-  gcide-2) cases=lightrnn:tie+k2000+cooc,adaptive:h100,adaptive:h100+d2,full:tie,adaptive:h50+d2 ;;
-  gcide-1) cases=lightrnn:tie+k2000+cooc,adaptive:h100 ;;
+  gcide-2)
+    cases=lightrnn:tie+k2000+cooc,adaptive:h100,adaptive:h100+d2,full:tie,adaptive:h50+d2
+    steps=(
+      "--models lightrnn --variants tie+k2000+cooc --seeds 0,1,2"
+      "--models adaptive --baseline-variants h100 --seeds 0,1,2"
+      "--models adaptive --baseline-variants h100+d2 --seeds 0,1,2"
+      "--models full --baseline-variants tie"
+      "--models adaptive --baseline-variants h50+d2 --seeds 0,1,2"
+    ) ;;
+  gcide-1)
+    # timed only: with every training word in the vocabulary, <unk> never occurs in training
+    # but is 8% of the test tokens, so perplexity measures <unk>; one row shows it
+    cases=lightrnn:tie+k2000+cooc,adaptive:h100
+    steps=("--models lightrnn --variants tie+k2000+cooc --seeds 0") ;;
   *) echo "corpus $corpus: gcide-2 or gcide-1" >&2; exit 2 ;;
 esac
 out=bench/results/quality-${corpus/-/}-cpu.json
@@ -27,18 +39,5 @@ if [ ! -f "$out" ]; then
 fi
 Q=("$PY" bench/quality.py --threads 1 --corpora "$corpus" --budgets paced:600 --append
   --out "$out")
-steps=(
-  "--models lightrnn --variants tie+k2000+cooc --seeds 0,1,2"
-  "--models adaptive --baseline-variants h100 --seeds 0,1,2"
-)
-if [ "$corpus" = gcide-1 ]; then
-  # timed only: with every training word in the vocabulary, <unk> never occurs in training but
-  # is 8% of the test tokens, so perplexity measures <unk>; one row shows it
-  steps=("--models lightrnn --variants tie+k2000+cooc --seeds 0")
-else
-  steps+=("--models adaptive --baseline-variants h100+d2 --seeds 0,1,2")
-  steps+=("--models full --baseline-variants tie")
-  steps+=("--models adaptive --baseline-variants h50+d2 --seeds 0,1,2")
-fi
 . bench/study_steps.sh
 run_steps "${1:-1}" "${2:-}"
