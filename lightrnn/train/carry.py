@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from lightrnn.train.config import load_optimizer_state
 from lightrnn.train.loop import Trainer
 from lightrnn.train.state import cpu_copy
 
@@ -39,7 +40,7 @@ def take_over(trainer: Trainer, carried: Mapping[str, Any], converged: bool) -> 
     `converged`: whether that earlier run ended by converging (its `TrainResult.stop_reason`),
     in which case the learning rate starts again. A handover without "position" (written
     before it was kept) reads from the stream's start."""
-    trainer.optimizer.load_state_dict(carried["optimizer"])
+    load_optimizer_state(trainer.optimizer, carried["optimizer"])
     if converged:
         for group in trainer.optimizer.param_groups:
             group["lr"] = trainer.config.lr

@@ -30,7 +30,12 @@ from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
 from lightrnn.recurrent import RecurrentLM
-from lightrnn.train.config import TrainConfig, make_optimizer, resolve_device
+from lightrnn.train.config import (
+    TrainConfig,
+    load_optimizer_state,
+    make_optimizer,
+    resolve_device,
+)
 from lightrnn.train.state import (
     TrainProgress,
     TrainResult,
@@ -382,7 +387,7 @@ class Trainer:
                 f"{self.model.spec()}: build the model from the checkpoint's model_spec"
             )
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(self.optimizer, state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         progress = cpu_copy(state["progress"])
         rank, size = self.world.part() if self.world is not None else (0, 1)
