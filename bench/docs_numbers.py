@@ -10,7 +10,7 @@ Generated text in README.md and docs/*.md sits between HTML comments (invisible 
 
 A results file's facts are named, formatted figures computed by its benchmark's report
 (`facts(saved)` in bench/quality_report.py, bench/throughput_report.py, bench/gcide.py,
-bench/loop_report.py, bench/quality_retime.py):
+bench/loop_report.py, bench/quality_retime.py, bench/optimizer.py):
 `--list FILE` prints them. `tests/test_docs.py` fails when a generated region differs from what
 its JSON gives now, and when a page that cites results holds a measured figure outside them.
 
@@ -52,6 +52,8 @@ def facts_of(name: str) -> Callable[[dict[str, Any]], dict[str, str]]:
         from bench.loop_report import facts
     elif name.startswith("retime"):
         from bench.quality_retime import facts
+    elif name.startswith("optimizer"):
+        from bench.optimizer import facts
     else:
         raise SystemExit(f"no facts for {name}: cite its tables (<!-- table {name} N -->)")
     return facts

@@ -75,6 +75,18 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return common.markdown_table(headers, body, "llrrrrr")
 
 
+def facts(saved: dict[str, Any]) -> dict[str, str]:
+    """The figures the docs cite (bench/docs_numbers.py): MODEL/|V|/loop_ms, fused_ms, foreach_ms,
+    params and loop_over_fused."""
+    out = {}
+    for r in saved["rows"]:
+        key = f"{r['model']}/{r['vocab_size']}"
+        out |= {f"{key}/{k}_ms": f"{r[f'{k}_ms']:.1f}" for k in KINDS}
+        out[f"{key}/params"] = f"{r['params'] / 1e6:.2f}M"
+        out[f"{key}/loop_over_fused"] = f"{r['loop_over_fused']:.1f}x"
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--sizes", default="33278,151715,567348", help="vocabulary sizes")
