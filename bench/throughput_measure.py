@@ -31,7 +31,8 @@ from bench.throughput_setting import Setting, build
 from lightrnn.infer import StreamConfig, make_scorer
 from lightrnn.model import LightRNN
 from lightrnn.recurrent import RecurrentLM
-from lightrnn.train import resolve_device, train_step
+from lightrnn.train import TrainConfig, resolve_device, train_step
+from lightrnn.train.config import make_optimizer
 
 
 def measure(name: str, vocab_size: int, s: Setting) -> dict[str, Any]:
@@ -60,7 +61,7 @@ def training(model: RecurrentLM, vocab_size: int, s: Setting, device: torch.devi
     n_windows = 4  # rotate among a few windows, as training does
     ids = torch.from_numpy(zipf_ids(vocab_size, n_windows * s.batch * s.bptt, s.seed))
     windows = ids.view(n_windows, s.batch, s.bptt).to(device)  # [n_windows, B, T]
-    opt = torch.optim.SGD(model.parameters(), lr=s.lr)
+    opt = make_optimizer(TrainConfig(optimizer="sgd", lr=s.lr), model.parameters())  # as trained
     carried: list = [None, 0]  # the LSTM state, the step count
 
     def step() -> None:
