@@ -10,7 +10,7 @@ thread, median of the timed steps:
 
     .venv/bin/python bench/optimizer.py                # bench/results/optimizer-cpu.json
 
-docs/quality.md#the-optimizer quotes it.
+docs/quality.md#how-the-quality-study-measures quotes it.
 """
 
 from __future__ import annotations

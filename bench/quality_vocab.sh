@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Where LightRNN's speed pays: the same GCIDE text at larger vocabularies, equal CPU time
+# Whether LightRNN's speed pays at larger vocabularies: the same GCIDE text, equal CPU time
 # (600 s each, paced), quoted in docs/quality.md "Larger vocabularies". `gcide-2` keeps every
 # word seen twice (bench/results/quality-gcide2-cpu.json), `gcide-1` every word (timed only:
 # quality-gcide1-cpu.json); `gcide` (min count 3) is bench/quality_gcide.sh's study. Each corpus
@@ -20,7 +20,10 @@ case $corpus in
       "--models adaptive --baseline-variants h100 --seeds 0,1,2"
       "--models adaptive --baseline-variants h100+d2 --seeds 0,1,2"
       "--models full --baseline-variants tie"
-      "--models adaptive --baseline-variants h50+d2 --seeds 0,1,2"
+      "--models adaptive --baseline-variants h50+d2 --seeds 0"
+      # narrower LightRNNs, calibrated first against the base by bench/quality_retime.py --apply
+      # --cases lightrnn:tie+k2000+cooc,lightrnn:tie+k2000+h150+cooc,lightrnn:tie+k2000+h100+cooc
+      "--models lightrnn --variants tie+k2000+h150+cooc,tie+k2000+h100+cooc --seeds 0"
     ) ;;
   gcide-1)
     # timed only: with every training word in the vocabulary, <unk> never occurs in training

@@ -101,10 +101,10 @@ def resolve_device(name: str) -> torch.device:
 def make_optimizer(cfg: TrainConfig, params: Any) -> torch.optim.Optimizer:
     """The optimizer `cfg` names, over `params`, with torch's fused kernel where it applies.
 
-    The fused kernel updates every parameter in one pass: on one CPU thread Adam's step over
-    15M parameters takes about a tenth of the per-parameter loop's time
-    (docs/quality.md#the-optimizer), which decides the step time of the models whose
-    parameters grow with the vocabulary (the adaptive and the full softmax)."""
+    The fused kernel updates every parameter in one pass: on one CPU thread Adam's step takes
+    about a tenth of the per-parameter loop's time (docs/quality.md#how-the-quality-study-measures),
+    which decides the step time of the models whose parameters grow with the vocabulary (the
+    adaptive and the full softmax)."""
     params = list(params)
     fused = True if fusable(params) else None
     if cfg.optimizer == "sgd":

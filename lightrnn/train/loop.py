@@ -30,12 +30,7 @@ from lightrnn.distributed import World
 from lightrnn.errors import CheckpointError, TrainingError
 from lightrnn.evaluate import evaluate
 from lightrnn.recurrent import RecurrentLM
-from lightrnn.train.config import (
-    TrainConfig,
-    load_optimizer_state,
-    make_optimizer,
-    resolve_device,
-)
+from lightrnn.train.config import TrainConfig, load_optimizer_state, make_optimizer, resolve_device
 from lightrnn.train.state import (
     TrainProgress,
     TrainResult,
