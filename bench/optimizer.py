@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,13 +35,9 @@ KINDS = {"loop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fu
 def step_ms(params: list[torch.nn.Parameter], kind: str, steps: int, warmup: int) -> float:
     """Median milliseconds of one Adam step over `params` with implementation `kind`."""
     opt = torch.optim.Adam(params, lr=1e-3, **KINDS[kind])
-    times = []
-    for i in range(warmup + steps):
-        start = time.perf_counter()
+    for _ in range(warmup):
         opt.step()
-        if i >= warmup:
-            times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+    return statistics.median(common.time_ms(opt.step, torch.device("cpu"), steps))
 
 
 def measure(model: str, vocab_size: int, s: Setting, steps: int, warmup: int) -> dict[str, Any]:
