@@ -18,6 +18,7 @@
 # against LightRNN's; then it times the contenders at equal time (the adaptive softmax of 100,
 # LightRNN's untied vectors) and the 1,000-word shortlists step 16 needs (`--apply` gives a
 # computation never timed its first calibration), and reruns `h100` and `h9` at fair steps.
+# `... fused` times the baselines again with the fused Adam and reruns them (see there).
 # Step 15 starts each round after the reallocation at the configured learning rate with a fresh
 # plateau schedule (`restart`), step 16 a 1,000-word shortlist with and without it.
 set -euo pipefail
@@ -60,6 +61,16 @@ if [ "${1:-}" = fair ]; then
     --results bench/results/quality-gcide-cpu.json --out bench/results/retime-shortlist-cpu.json \
     --cases lightrnn:tie+k2000+cooc,lightrnn:tie+k1000+cooc,lightrnn:tie+k1000+h250+cooc,lightrnn:tie+k3000+h150+cooc
   "${Q[@]}" --models adaptive --baseline-variants h100,h9 --seeds 0,1,2
+elif [ "${1:-}" = fused ]; then
+  # after the trainer's Adam became torch's fused kernel (commit 0c90c48): the models with the
+  # most parameters take cheaper steps, so they are timed again against LightRNN's calibration
+  # (its rows stay valid: its own step hardly changed) and trained again at the steps that are
+  # now fair; `h100+d2` (div_value 2) joins them, the best adaptive softmax on gcide-2
+  "$PY" bench/quality_retime.py --corpus gcide --seconds 600 --block 10 --repeats 8 --apply \
+    --results bench/results/quality-gcide-cpu.json --out bench/results/retime-gcide-fused-cpu.json \
+    --cases lightrnn:tie+k2000+cooc,adaptive:h100,adaptive:h100+d2,adaptive:plain,full:tie
+  "${Q[@]}" --models adaptive --baseline-variants h100,h100+d2,plain --seeds 0,1,2
+  "${Q[@]}" --models full --baseline-variants tie --seeds 0,1,2
 else
   run_steps "${1:-1}" "${2:-}"
 fi
