@@ -335,10 +335,11 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
     `shortlist`, K as run, and `peak_mib`, the largest of its rows, where the rows record
     them); per round of a LightRNN row
     `.../seedS/roundK/{valid,moved,objective_gain,valid_after,move_gain}`
-    (move_gain: validation perplexity right after the reallocation against before); and for
-    two groups of one corpus and budget (or a `params-` budget and its base)
-    `A/vs/[BUDGET/]MODEL/VARIANT/{ratio,gain,fewer_params,seconds_ratio}` (BUDGET where it is
-    not A's): test perplexity A / B, 1 - that
+    (move_gain: validation perplexity right after the reallocation against before); per
+    evaluation of a group's curves `.../curve_worst/STEP` (its worst seed's sample perplexity
+    there: a row read at fewer steps than it trained); and for two groups of one corpus and
+    budget (or a `params-` budget and its base) `A/vs/[BUDGET/]MODEL/VARIANT/{ratio,gain,
+    fewer_params,seconds_ratio}` (BUDGET where it is not A's): test perplexity A / B, 1 - that
     in percent, B's parameters / A's, A's training seconds / B's."""
     groups = grouped(saved["results"])
     out: dict[str, str] = {}
@@ -368,6 +369,10 @@ def facts(saved: dict[str, Any]) -> dict[str, str]:
             if k.get("valid_after") is not None and k.get("valid_ppl") is not None:
                 out[f"{at}/valid_after"] = f"{k['valid_after']:.1f}"
                 out[f"{at}/move_gain"] = f"{1 - k['valid_after'] / k['valid_ppl']:.1%}"
+    for r in saved["results"]:  # the worst seed's curve at each evaluation (rounding keeps order)
+        for p in r.get("curve") or []:
+            at = "/".join(r[k] for k in KEY) + f"/curve_worst/{p['step']}"
+            out[at] = f"{max(float(out.get(at, 0)), p['valid_ppl']):.1f}"
     for a in groups:
         for b in groups:
             base = a["budget"].removeprefix("params-")
@@ -390,7 +395,6 @@ if __name__ == "__main__":  # redraw a results file's plots: python -m bench.qua
     import json
     import sys
 
-    for name in sys.argv[1:]:
-        path = Path(name)
+    for path in map(Path, sys.argv[1:]):
         for made in plots(json.loads(path.read_text())["results"], path.parent, path.stem):
             print(made)

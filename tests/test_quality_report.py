@@ -242,3 +242,19 @@ def test_a_groups_peak_memory_is_the_largest_of_its_rows() -> None:
     got = facts({"results": [*rows, row("full", "-", 5000, 200.0)]})
     assert got["c/paced-60s/lightrnn/tie/peak_mib"] == "1,235"
     assert "c/paced-60s/full/-/peak_mib" not in got  # a row that never measured it
+
+
+def test_a_groups_curve_at_a_step_is_its_worst_seeds() -> None:
+    def curve(*points: tuple[int, float]) -> list[dict[str, Any]]:
+        return [{"round": 1, "step": s, "seconds": 1.0, "valid_ppl": v} for s, v in points]
+
+    rows = [
+        row("adaptive", "h8", 1000, 90.0, seed=0) | {"curve": curve((500, 120.04), (1000, 95.0))},
+        row("adaptive", "h8", 1000, 91.0, seed=1) | {"curve": curve((500, 118.0), (1000, 96.26))},
+        row("full", "-", 5000, 200.0),  # rows from before curves were kept have none
+    ]
+    got = {k: v for k, v in facts({"results": rows}).items() if "/curve_worst/" in k}
+    assert got == {
+        "c/paced-60s/adaptive/h8/curve_worst/500": "120.0",
+        "c/paced-60s/adaptive/h8/curve_worst/1000": "96.3",
+    }
