@@ -65,12 +65,13 @@ elif [ "${1:-}" = fused ]; then
   # after the trainer's Adam became torch's fused kernel (commit 0c90c48): the models with the
   # most parameters take cheaper steps, so they are timed again against LightRNN's calibration
   # (its rows stay valid: its own step hardly changed) and trained again at the steps that are
-  # now fair; `h100+d2` (div_value 2) joins them, the best adaptive softmax on gcide-2
+  # now fair; `h100+d2` (div_value 2) joins them, the best adaptive softmax on gcide-2. The
+  # tied full softmax is timed too but keeps its rows: its step is its softmax, and its fair
+  # steps moved by a few percent
   "$PY" bench/quality_retime.py --corpus gcide --seconds 600 --block 10 --repeats 8 --apply \
     --results bench/results/quality-gcide-cpu.json --out bench/results/retime-gcide-fused-cpu.json \
     --cases lightrnn:tie+k2000+cooc,adaptive:h100,adaptive:h100+d2,adaptive:plain,full:tie
   "${Q[@]}" --models adaptive --baseline-variants h100,h100+d2,plain --seeds 0,1,2
-  "${Q[@]}" --models full --baseline-variants tie --seeds 0,1,2
 else
   run_steps "${1:-1}" "${2:-}"
 fi
