@@ -359,3 +359,12 @@ def write_json(path: str | Path, result: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
     tmp.replace(path)
+
+
+def budget_clock(device: str) -> Callable[[], float]:
+    """The clock budgets are counted on: on the CPU the process's CPU seconds (with one torch
+    thread, the wall-clock seconds of a dedicated core, and unmoved by other jobs on a shared
+    machine); on a GPU, wall-clock seconds."""
+    from lightrnn.train import resolve_device
+
+    return time.process_time if resolve_device(device).type == "cpu" else time.perf_counter

@@ -69,6 +69,9 @@ CORPORA = {  # name -> directories to try, first found wins
     "gcide-1": GCIDE,
 }
 MIN_COUNT = {"gcide": 3, "gcide-2": 2, "gcide-1": 1}  # words seen fewer times become <unk>
+# gcide-1 keeps every training word, so `<unk>` never occurs in training and no model can learn
+# it: there validation and test score the other targets only (each row says `scored`)
+IN_VOCAB = {"gcide-1"}
 KEY = ("corpus", "budget", "model", "variant", "seed")
 
 
@@ -92,10 +95,12 @@ def tokenize(name: str, source: Path, work: Path) -> tuple[str, dict[str, Any]]:
     return root, info
 
 
-def load(root: str) -> dict[str, Any]:
-    """The three splits as token streams, and the vocabulary size."""
+def load(root: str, in_vocab: bool = False) -> dict[str, Any]:
+    """The three splits as token streams, the vocabulary size and the target id evaluation
+    does not score (`<unk>` where `in_vocab`, else None)."""
     splits = {split: open_split(root, split) for split in ("train", "valid", "test")}
-    return {**splits, "vocab": len(load_corpus(root).vocab)}
+    vocab = load_corpus(root).vocab
+    return {**splits, "vocab": len(vocab), "skip": vocab.unk_id if in_vocab else None}
 
 
 def previous(path: str, append: bool, what: str = "results") -> Any:
@@ -323,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             if source is None:
                 skipped[name] = f"no {name} corpus found (pass --data-root)"
                 continue
-            corpus = load(tokenize(name, source, Path(work))[0])
+            corpus = load(tokenize(name, source, Path(work))[0], name in IN_VOCAB)
             for budget in args.budgets:
                 for model in args.models:
                     if budget.match_params and not model.startswith("lightrnn"):

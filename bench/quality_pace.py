@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from bench.common import synchronize
-from bench.quality_run import Size, Variant, budget_clock, build, variant_name
+from bench.common import budget_clock, synchronize
+from bench.quality_run import Size, Variant, build, variant_name
 from lightrnn.train import TrainConfig, Trainer
 
 WARMUP, TIMED = 5, 30

@@ -39,7 +39,8 @@ if not __package__:  # run as `python bench/quality_retime.py`: import from the 
 import torch
 
 from bench import common, quality, quality_pace
-from bench.quality_run import Size, Variant, budget_clock, resolved, variant_name
+from bench.common import budget_clock
+from bench.quality_run import Size, Variant, resolved, variant_name
 from lightrnn.train import Trainer
 
 

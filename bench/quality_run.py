@@ -15,14 +15,13 @@ the optimizer and the lr schedule over; `lightrnn` reallocates between rounds, `
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import torch
 
+from bench import common
 from lightrnn.allocate import AllocateConfig, reallocate
 from lightrnn.baselines import BaselineConfig, BaselineLM
 from lightrnn.checkpoint import count_parameters
@@ -33,7 +32,7 @@ from lightrnn.recurrent import RecurrentLM
 from lightrnn.shortlist import shortlist_covering
 from lightrnn.table import Table
 from lightrnn.table_start import cooccurrence_table
-from lightrnn.train import TrainConfig, Trainer, resolve_device
+from lightrnn.train import TrainConfig, Trainer
 from lightrnn.train.carry import handover, take_over
 
 MODELS = ("lightrnn", "lightrnn-random", "full", "adaptive")
@@ -254,13 +253,6 @@ def hidden_for(model: str, variant: Variant, budget: Budget, size: Size, vocab: 
 CHUNK_STEPS = 10  # under a time budget, how often the clock is read
 
 
-def budget_clock(device: str) -> Callable[[], float]:
-    """The clock budgets are counted on: on the CPU the process's CPU seconds (with one torch
-    thread, the wall-clock seconds of a dedicated core, and unmoved by other jobs on a shared
-    machine); on a GPU, wall-clock seconds."""
-    return time.process_time if resolve_device(device).type == "cpu" else time.perf_counter
-
-
 def train_config(
     budget: Budget, size: Size, seed: int, rounds: int, lr: float = 0.0, paced_steps: int = 0
 ) -> TrainConfig:
@@ -303,12 +295,17 @@ def run(
     time budget the reallocations count against it: what is left is shared evenly by the
     remaining rounds; under a paced budget the model trains `paced_steps` steps."""
     train, valid, test, vocab = corpus["train"], corpus["valid"], corpus["test"], corpus["vocab"]
+    skip = corpus.get("skip")  # a target id evaluation leaves out (quality.IN_VOCAB)
+
+    def ppl(stream: Any, tokens: int | None = None) -> float:
+        return evaluate(net, stream, 10, size.bptt, tokens, skip_id=skip).ppl
+
     hidden = hidden_for(model, variant, budget, size, vocab)
     ids = train[0 : len(train)] if variant.cooc else None
     net = build(model, replace(variant, hidden=hidden), vocab, size, seed, ids)
     rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
     base = train_config(budget, size, seed, rounds, variant.lr, paced_steps)
-    clock = budget_clock(size.device)
+    clock = common.budget_clock(size.device)
     carried, steps, spent, train_s, history = None, 0, 0.0, 0.0, []
     curve: list[dict[str, Any]] = []
     for k in range(1, rounds + 1):
@@ -325,7 +322,7 @@ def run(
             at = {"round": k, "step": s0 + entry["step"], "seconds": done + clock() - t0}
             curve.append(at | {"valid_ppl": entry["valid_ppl"]})
 
-        trainer = Trainer(net, train, valid, base, evaluated=evaluated)
+        trainer = Trainer(net, train, valid, base, evaluated=evaluated, valid_skip=skip)
         if carried is not None:  # optimizer, schedule (`restart`: the rate anew) and place go on
             take_over(trainer, carried, converged=variant.restart)
         lr_start = trainer.optimizer.param_groups[0]["lr"]
@@ -360,7 +357,7 @@ def run(
                 moved=report.moved_fraction,
                 objective_gain=1 - report.objective_after / report.objective_before,
                 realloc_seconds=clock() - start,
-                valid_after=evaluate(net, valid, 10, size.bptt, size.eval_tokens or None).ppl,
+                valid_after=ppl(valid, size.eval_tokens or None),
             )
         history.append(entry)
     return {
@@ -373,8 +370,9 @@ def run(
         "train_seconds": train_s,
         "realloc_seconds": spent - train_s,
         "steps": steps,
-        "valid_ppl": evaluate(net, valid, 10, size.bptt).ppl,
-        "test_ppl": evaluate(net, test, 10, size.bptt).ppl,
+        "valid_ppl": ppl(valid),
+        "test_ppl": ppl(test),
+        **({"scored": "in-vocabulary"} if skip is not None else {}),
         "rounds": history,
         "curve": curve,
     }

@@ -72,8 +72,10 @@ def _scored(
     max_tokens: int | None,
     progress: ProgressFn | None = None,
     world: World | None = None,
+    skip_id: int | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(log_probs float64 [B, T], mask [B, T]) per window, on the model's device, in eval mode."""
+    """(log_probs float64 [B, T], mask [B, T]) per window, on the model's device, in eval mode;
+    with `skip_id`, the mask leaves out the targets equal to it (still read as history)."""
     if max_tokens is not None:
         stream = Prefix(stream, max_tokens)
     state, done = None, 0
@@ -82,7 +84,7 @@ def _scored(
         for ids, mask in windows:
             out = model(ids, state)
             state = out.state
-            yield out.log_probs.double(), mask
+            yield out.log_probs.double(), mask if skip_id is None else mask & (ids != skip_id)
             if progress:
                 done += int(mask.sum())
                 progress(done, len(stream))
@@ -96,13 +98,18 @@ def evaluate(
     max_tokens: int | None = None,
     progress: ProgressFn | None = None,
     world: World | None = None,
+    skip_id: int | None = None,
 ) -> EvalResult:
     """Mean NLL and perplexity of `model` on `stream` (optionally its first `max_tokens` ids);
-    in a `world`, each process scores its share of the segments and the sums are added."""
+    in a `world`, each process scores its share of the segments and the sums are added.
+
+    `skip_id` (for example `<unk>` where the training split never holds it, so no model can
+    have learned it): targets equal to it are not scored, and `tokens` counts the others."""
     start = time.perf_counter()
     total = torch.zeros((), dtype=torch.float64, device=model.device)
     count = 0
-    for log_probs, mask in _scored(model, stream, batch_size, bptt, max_tokens, progress, world):
+    scored = _scored(model, stream, batch_size, bptt, max_tokens, progress, world, skip_id)
+    for log_probs, mask in scored:
         total += log_probs[mask].sum()
         count += int(mask.sum())
     if world is not None:

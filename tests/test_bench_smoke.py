@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is a package of the repository, not an installed one
 
 from bench import quality, throughput  # noqa: E402
+from lightrnn.corpus import load_corpus  # noqa: E402
 from bench.throughput_setting import MODELS, Setting, parameters  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
@@ -414,6 +415,31 @@ def test_quality_gcide_corpora_cut_the_same_text_at_their_min_counts(tmp_path):
         sizes[name] = quality.load(quality.tokenize(name, text, tmp_path / "work")[0])["vocab"]
     specials = sizes["gcide-1"] - 5  # <unk>, <eos>: whatever the vocabulary always holds
     assert {n: v - specials for n, v in sizes.items()} == {"gcide": 2, "gcide-2": 3, "gcide-1": 5}
+
+
+def test_quality_gcide1_scores_only_the_targets_a_model_can_have_learned(tmp_path):
+    # gcide-1 keeps every training word, so <unk> (here: "z", unseen in train) never occurs in
+    # training; its rows leave <unk> targets out of perplexity and say so, gcide's do not
+    data = tmp_path / "data"
+    for name in ("gcide", "gcide-1"):
+        (data / name).mkdir(parents=True)
+        (data / name / "train.txt").write_text("a b c a b c d\n" * 30, encoding="utf-8")
+        for split in ("valid", "test"):
+            (data / name / f"{split}.txt").write_text("a b z c z\n" * 4, encoding="utf-8")
+    root = quality.tokenize("gcide-1", data / "gcide-1", tmp_path / "work")[0]
+    loaded = quality.load(root, "gcide-1" in quality.IN_VOCAB)
+    assert loaded["skip"] == load_corpus(root).vocab.unk_id
+    assert quality.load(root)["skip"] is None and "gcide" not in quality.IN_VOCAB
+    out = tmp_path / "q.json"
+    argv = [*TOY, "--corpora", "gcide,gcide-1", "--budgets", "steps:4", "--models", "adaptive"]
+    argv += ["--eval-every", "2", "--data-root", str(data), "--work-dir", str(tmp_path)]
+    quality.main([*argv, "--no-plots", "--out", str(out)])
+    rows = {r["corpus"]: r for r in json.loads(out.read_text())["results"]}
+    assert rows["gcide-1"]["scored"] == "in-vocabulary" and "scored" not in rows["gcide"]
+    # every train word is seen 30 times: one vocabulary, one model; only the scoring differs,
+    # and the never-trained <unk> targets are the ones gcide-1 leaves out
+    assert rows["gcide-1"]["params"] == rows["gcide"]["params"]
+    assert rows["gcide-1"]["test_ppl"] < rows["gcide"]["test_ppl"]
 
 
 def test_scaling_trains_one_round_per_process_count(tmp_path):

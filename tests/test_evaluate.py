@@ -40,6 +40,20 @@ def test_perplexity_is_exp_of_brute_force_mean_nll(model, batch_size, bptt):
     assert per_token.sum() == pytest.approx(total, rel=1e-6)
 
 
+@pytest.mark.parametrize(("batch_size", "bptt"), [(1, 7), (4, 5)])
+def test_a_skipped_id_is_read_as_history_but_not_scored(model, batch_size, bptt):
+    # The per-token log-probabilities of the full evaluation, less those of the skipped id:
+    # the history is the same, only which targets count changes.
+    per_token = token_log_probs(model, STREAM, batch_size=batch_size, bptt=bptt)
+    kept = STREAM != 3
+    result = evaluate(model, STREAM, batch_size=batch_size, bptt=bptt, skip_id=3)
+    assert result.tokens == int(kept.sum()) < len(STREAM)
+    assert result.nll == pytest.approx(-per_token[kept].mean(), rel=1e-9)
+    absent = evaluate(model, STREAM, batch_size=batch_size, bptt=bptt, skip_id=V + 5)
+    assert absent.tokens == len(STREAM)
+    assert absent.nll == pytest.approx(-per_token.mean(), rel=1e-9)
+
+
 def test_max_tokens_scores_a_prefix(model):
     assert evaluate(model, STREAM, max_tokens=40).tokens == 40
     assert model.training  # evaluation restores the mode it found

@@ -10,6 +10,7 @@ import torch
 from lightrnn import CheckpointError, ConfigError, DataError, Table
 from lightrnn.baselines import BaselineConfig, BaselineLM
 from lightrnn.errors import TrainingError
+from lightrnn.evaluate import evaluate
 from lightrnn.model import LightRNN, LightRNNConfig
 from lightrnn.train import TrainConfig, Trainer, state_is_finite
 
@@ -242,3 +243,17 @@ def test_a_trainer_started_at_another_ones_position_reads_on_from_there():
     assert make_trainer(max_steps=40).position == (0, 0)
     with pytest.raises(TrainingError, match="not stepped yet"):
         first.state.start_at((0, 0))
+
+
+def test_validation_leaves_out_the_skipped_target_when_asked():
+    # The same model and steps, validated with and without a skipped id: the perplexity the
+    # schedule reads is evaluate()'s with that id left out, on the model it validated.
+    valid = REPETITIVE[::-1].copy()
+    cfg = TrainConfig(batch_size=4, bptt=9, max_steps=5, eval_every=0, restore_best=False)
+    torch.manual_seed(0)
+    model = LightRNN(LightRNNConfig(V, 8, 16, 2), Table.random(V, 1))
+    result = Trainer(model, REPETITIVE, valid, cfg, valid_skip=int(PATTERN[0])).run()
+    skipped = evaluate(model, valid, cfg.eval_batch_size, cfg.bptt, skip_id=int(PATTERN[0]))
+    everything = evaluate(model, valid, cfg.eval_batch_size, cfg.bptt)
+    assert result.valid_ppl == pytest.approx(skipped.ppl, rel=1e-12)
+    assert skipped.tokens < everything.tokens and skipped.ppl != everything.ppl

@@ -71,6 +71,7 @@ class Trainer:
         checkpoint_seconds: float = 0.0,
         world: World | None = None,
         evaluated: EvaluatedFn | None = None,
+        valid_skip: int | None = None,  # a target id validation does not score (evaluate)
     ) -> None:
         self.config = config
         self.world = world
@@ -84,7 +85,7 @@ class Trainer:
         if world is not None:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = DDP(self.model, device_ids=ids, forward_sync_buffers=False)
-        self.valid = valid
+        self.valid, self.valid_skip = valid, valid_skip
         self.progress_fn = progress
         self.evaluated_fn = evaluated
         self._start_step = 0  # the step this run() began at (after a resume, the checkpoint's)
@@ -245,6 +246,7 @@ class Trainer:
             cfg.bptt,
             cfg.eval_tokens or None,
             world=self.world,
+            skip_id=self.valid_skip,
         ).ppl
         if not math.isfinite(ppl):
             raise Diverged(f"validation perplexity is {ppl}")
