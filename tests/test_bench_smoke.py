@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # bench/ is a package of the repository, not an installed one
 
 from bench import quality, throughput  # noqa: E402
-from lightrnn.corpus import load_corpus  # noqa: E402
 from bench.throughput_setting import MODELS, Setting, parameters  # noqa: E402
+from lightrnn.corpus import load_corpus  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 BUNDLED = ROOT / "data" / "wikitext-2"
