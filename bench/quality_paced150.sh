@@ -11,7 +11,8 @@
 # per family and corpus (hidden 100 or 400) for the frontier. 1 x 200 LSTM, Adam, batch 32, one
 # torch thread per run. `bash bench/quality_paced150.sh 3` starts at step 3 (`... 3 5`: steps 3 to 5);
 # `... fair` times the calibrated computations again and reruns the adaptive softmaxes that were
-# short of the steps that are fair against LightRNN's (bench/quality_retime.py).
+# short of the steps that are fair against LightRNN's (bench/quality_retime.py); `... fused`
+# does the same for the adaptive softmaxes of 200 after the trainer's Adam became the fused kernel.
 # About 4 hours on one core.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,21 @@ if [ "${1:-}" = fair ]; then  # see bench/quality_gcide.sh fair
     --results bench/results/quality-paced150-cpu.json --out bench/results/retime-fair-cpu.json \
     --cases lightrnn-random:tie+k1500+h130+cooc,adaptive:h26,adaptive:h22+d2
   "${Q[@]}" --corpora ptb --models adaptive --baseline-variants h26,h22+d2 --seeds 0,1,2
+elif [ "${1:-}" = fused ]; then  # see bench/quality_gcide.sh fused
+  # the adaptive softmaxes of 200, the best baselines at equal time, timed again with the
+  # fused Adam against LightRNN's calibration (its rows stay: its step hardly changed) and
+  # trained again at the steps that are now fair; the tied full softmaxes keep their rows
+  # (their step is their softmax), and so do the baselines at LightRNN's size (their
+  # optimizer's share of a step is small)
+  "$PY" bench/quality_retime.py --corpus wikitext-2 --seconds 150 --repeats 15 --apply \
+    --results bench/results/quality-paced150-cpu.json \
+    --out bench/results/retime-paced150-fused-cpu.json \
+    --cases lightrnn:tie+k2000+cooc,adaptive:plain
+  "$PY" bench/quality_retime.py --corpus ptb --seconds 150 --repeats 15 --apply \
+    --results bench/results/quality-paced150-cpu.json \
+    --out bench/results/retime-paced150-fused-cpu.json \
+    --cases lightrnn:tie+cooc,adaptive:plain
+  "${Q[@]}" --corpora wikitext-2,ptb --models adaptive --seeds 0,1,2
 else
   run_steps "${1:-1}" "${2:-}"
 fi
