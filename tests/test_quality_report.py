@@ -172,6 +172,17 @@ def test_a_claim_rests_on_the_best_lightrnn_with_three_seeds() -> None:
     assert found(rows)[best] == (0.75, True)
 
 
+def test_a_family_not_trained_is_named_and_the_others_still_compared() -> None:
+    # no full softmax row (gcide-1: its step and its evaluation grow with |V|)
+    rows = [
+        *(row("lightrnn", "tie", 1000, 80.0, s) for s in range(3)),
+        *(row("adaptive", "h2", 20_000, 100.0, s) for s in range(3)),
+    ]
+    best = "c, paced-60s: best LightRNN / best baseline (adaptive only) (seeds 3/3)"
+    assert found(rows)[best] == (0.8, True)
+    assert not any("gain over both baselines" in name for name in found(rows))
+
+
 def rounds_of(*moved: float | None, valid: tuple[float, ...] = ()) -> list[dict[str, Any]]:
     valid = valid or tuple(300.0 - 10 * k for k in range(len(moved)))
     return [
