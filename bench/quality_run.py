@@ -295,14 +295,14 @@ def run(
     time budget the reallocations count against it: what is left is shared evenly by the
     remaining rounds; under a paced budget the model trains `paced_steps` steps."""
     train, valid, test, vocab = corpus["train"], corpus["valid"], corpus["test"], corpus["vocab"]
+    hidden = hidden_for(model, variant, budget, size, vocab)
+    ids = train[0 : len(train)] if variant.cooc else None
+    net = build(model, replace(variant, hidden=hidden), vocab, size, seed, ids)
     skip = corpus.get("skip")  # a target id evaluation leaves out (quality.IN_VOCAB)
 
     def ppl(stream: Any, tokens: int | None = None) -> float:
         return evaluate(net, stream, 10, size.bptt, tokens, skip_id=skip).ppl
 
-    hidden = hidden_for(model, variant, budget, size, vocab)
-    ids = train[0 : len(train)] if variant.cooc else None
-    net = build(model, replace(variant, hidden=hidden), vocab, size, seed, ids)
     rounds = (variant.rounds or size.rounds) if model.startswith("lightrnn") else 1
     base = train_config(budget, size, seed, rounds, variant.lr, paced_steps)
     clock = common.budget_clock(size.device)
