@@ -3,10 +3,11 @@
 # (600 s each, paced), quoted in docs/quality.md "Larger vocabularies". `gcide-2` keeps every
 # word seen twice (bench/results/quality-gcide2-cpu.json), `gcide-1` every word, scoring the
 # targets in the vocabulary (quality-gcide1-cpu.json); `gcide` (min count 3) is
-# bench/quality_gcide.sh's study. Each corpus is calibrated before any row trains: an empty study, then one interleaved timing of its
-# computations (bench/quality_retime.py --apply), so each gets the steps fair against the
-# others'. `bash bench/quality_vocab.sh gcide-2` runs every step; `... gcide-2 3` starts at step 3
-# (`... gcide-2 2 3`: steps 2 to 3). About 13 minutes per row on one core (gcide-1's, 30).
+# bench/quality_gcide.sh's study. Each corpus is calibrated before any row trains: an empty
+# study, then one interleaved timing of its computations (bench/quality_retime.py --apply), so
+# each gets the steps fair against the others'. `bash bench/quality_vocab.sh gcide-2` runs every
+# step; `... gcide-2 3` starts at step 3 (`... gcide-2 2 3`: steps 2 to 3). About 13 minutes per
+# row on one core (gcide-1's LightRNN rows, 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

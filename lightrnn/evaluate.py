@@ -17,6 +17,7 @@ import torch
 
 from lightrnn.data import TokenStream, check_ids, eval_windows
 from lightrnn.distributed import World
+from lightrnn.errors import DataError
 from lightrnn.progress import ProgressFn
 from lightrnn.recurrent import RecurrentLM, eval_mode
 
@@ -115,6 +116,11 @@ def evaluate(
     if world is not None:
         total, count = world.sum(torch.stack([total.cpu(), torch.tensor(float(count))]))
         count = int(count)
+    if count == 0:  # only possible with skip_id: an empty stream is refused before
+        raise DataError(
+            f"every target of the evaluation stream is skip_id={skip_id}: nothing is left to "
+            "score; evaluate a stream holding other ids, or pass no skip_id"
+        )
     return EvalResult(nll=-float(total) / count, tokens=count, seconds=time.perf_counter() - start)
 
 

@@ -54,6 +54,11 @@ def test_a_skipped_id_is_read_as_history_but_not_scored(model, batch_size, bptt)
     assert absent.nll == pytest.approx(-per_token.mean(), rel=1e-9)
 
 
+def test_a_stream_of_nothing_but_the_skipped_id_is_refused(model):
+    with pytest.raises(DataError, match=r"every target .* skip_id=4.*pass no skip_id"):
+        evaluate(model, np.full(12, 4, dtype=np.int32), skip_id=4)
+
+
 def test_max_tokens_scores_a_prefix(model):
     assert evaluate(model, STREAM, max_tokens=40).tokens == 40
     assert model.training  # evaluation restores the mode it found
